@@ -26,6 +26,10 @@ export const ErrorCode = {
   CONNECTION_EXISTS: 'ERR_CONNECTION_EXISTS',
   ENGINE_STOPPED: 'ERR_ENGINE_STOPPED',
   HOST_BLOCKED: 'ERR_HOST_BLOCKED',
+  /** A registry already holds a metric of a twinlink name with another type or labels. */
+  METRIC_CONFLICT: 'ERR_METRIC_CONFLICT',
+  /** A Things or connections API request was refused (the HTTP status and Ditto error code say why). */
+  HTTP_API: 'ERR_HTTP_API',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -57,6 +61,8 @@ export interface ConfigIssue {
   /** 1-based position in the source text, when known. */
   readonly line?: number;
   readonly column?: number;
+  /** The file the issue is in, when it is not the error's `source` (e.g. a `connectionsDir` file). */
+  readonly source?: string;
 }
 
 /** A configuration that cannot be used; `issues` lists every problem found, not just the first. */
@@ -74,7 +80,8 @@ export class ConfigError extends TwinlinkError {
   /** `file:line:column path: message`, one line per issue. */
   static format(source: string, issues: readonly ConfigIssue[]): string {
     const lines = issues.map((issue) => {
-      const where = issue.line !== undefined ? `${source}:${issue.line}:${issue.column ?? 1}` : source;
+      const file = issue.source ?? source;
+      const where = issue.line !== undefined ? `${file}:${issue.line}:${issue.column ?? 1}` : file;
       return issue.path ? `${where} ${issue.path}: ${issue.message}` : `${where} ${issue.message}`;
     });
     const head = issues.length === 1 ? 'invalid configuration' : `invalid configuration (${issues.length} problems)`;
@@ -138,9 +145,12 @@ export class TokenUnavailableError extends TwinlinkError {
 export class PublishError extends TwinlinkError {
   override name = 'PublishError';
   readonly statusCode?: number;
-  constructor(message: string, details: { statusCode?: number; cause?: unknown } = {}) {
+  /** Short, bounded reason (`timeout`, `ECONNREFUSED`, `ECONNRESET`, `status 503`, …), usable as a metric label. */
+  readonly reason?: string;
+  constructor(message: string, details: { statusCode?: number; reason?: string; cause?: unknown } = {}) {
     super(ErrorCode.PUBLISH_FAILED, message, { cause: details.cause });
     this.statusCode = details.statusCode;
+    this.reason = details.reason;
   }
 }
 

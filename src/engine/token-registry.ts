@@ -1,0 +1,73 @@
+/**
+ * One token actor per distinct credential, shared by every connection that uses it, so that many
+ * connections with the same client cause one token request per refresh, not one each.
+ * Reference-counted: the actor stops when its last connection releases it.
+ */
+import type { Logger } from 'pino';
+import type { OAuth2Settings, OAuthClientCredentials } from '../config/types.ts';
+import { createTokenActor, type TokenActor } from '../auth/token-actor.ts';
+import { credentialKey } from '../auth/credential-key.ts';
+import type { Clock } from '../shared/clock.ts';
+
+interface Entry {
+  readonly actor: TokenActor;
+  users: number;
+}
+
+/** TLS settings that take part in a credential's identity (a different CA is a different client). */
+export interface CredentialTls {
+  readonly ca?: string;
+  readonly validateCertificates: boolean;
+}
+
+export class TokenRegistry {
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly settings: OAuth2Settings,
+    private readonly deps: { readonly clock: Clock; readonly random: () => number; readonly logger?: Logger },
+  ) {}
+
+  /** The shared actor for these credentials, started on first use. Pair with {@link release}. */
+  acquire(credentials: OAuthClientCredentials, tls: CredentialTls): { readonly key: string; readonly actor: TokenActor } {
+    const key = credentialKey(credentials, tls);
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      const actor = createTokenActor({
+        credentials,
+        settings: this.settings,
+        tls,
+        clock: this.deps.clock,
+        random: this.deps.random,
+        logger: this.deps.logger?.child({ tokenEndpoint: credentials.tokenEndpoint, clientId: credentials.clientId }),
+      });
+      entry = { actor, users: 0 };
+      this.#entries.set(key, entry);
+      actor.start();
+    }
+    entry.users += 1;
+    return { key, actor: entry.actor };
+  }
+
+  /** Drops one user of the credential; the last one stops its actor. */
+  release(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    entry.users -= 1;
+    if (entry.users <= 0) {
+      entry.actor.stop();
+      this.#entries.delete(key);
+    }
+  }
+
+  /** Number of distinct credentials in use. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Stops every actor (engine shutdown). */
+  stopAll(): void {
+    for (const entry of this.#entries.values()) entry.actor.stop();
+    this.#entries.clear();
+  }
+}
