@@ -23,9 +23,10 @@ export interface ConnectionStatusDocument {
   readonly liveStatus: DittoConnectionStatus;
   /** ISO time the connection last became open, or null. */
   readonly connectedSince: string | null;
-  readonly clientStatus: readonly { readonly client: string; readonly state: DittoConnectionStatus; readonly statusDetails: string; readonly inStateSince: string }[];
+  /** `status` is Ditto's key for the client state; `state` carries the same value. */
+  readonly clientStatus: readonly { readonly type?: 'client'; readonly client: string; readonly state: DittoConnectionStatus; readonly status?: DittoConnectionStatus; readonly statusDetails: string; readonly inStateSince: string }[];
   readonly sourceStatus: readonly unknown[];
-  readonly targetStatus: readonly { readonly client: string; readonly address: string; readonly status: DittoConnectionStatus; readonly statusDetails: string; readonly inStateSince: string }[];
+  readonly targetStatus: readonly { readonly type?: 'target'; readonly client: string; readonly address: string; readonly status: DittoConnectionStatus; readonly statusDetails: string; readonly inStateSince: string }[];
   /** The live machine state. */
   readonly state: ConnectionState;
   /** Human-readable reason for the current state. */
