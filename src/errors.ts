@@ -184,7 +184,13 @@ export class ConnectionError extends TwinlinkError {
 /** A connection host or token endpoint resolves to an address the engine is configured to refuse. */
 export class HostBlockedError extends TwinlinkError {
   override name = 'HostBlockedError';
-  constructor(message: string) {
-    super(ErrorCode.HOST_BLOCKED, message);
+  /** The refused host name (or address), lower-cased, without port or brackets. */
+  readonly host?: string;
+  /** Which rule refused it: `loopback`, `private`, `link-local`, `unspecified`, `multicast`, `blocked-subnet`, `blocked-host`, `unresolvable`, `invalid-url`. */
+  readonly rule?: string;
+  constructor(message: string, details: { host?: string; rule?: string; cause?: unknown } = {}) {
+    super(ErrorCode.HOST_BLOCKED, message, { cause: details.cause });
+    this.host = details.host;
+    this.rule = details.rule;
   }
 }

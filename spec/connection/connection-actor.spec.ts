@@ -1,0 +1,136 @@
+import { expect } from 'chai';
+import type { EngineSettings, HttpPushSettings } from '../../src/config/types.ts';
+import { createConnectionActor, type ConnectionActor, type ConnectionSnapshot } from '../../src/connection/connection-actor.ts';
+import { createGotTransport } from '../../src/connection/got-transport.ts';
+import type { PublishOutcome } from '../../src/connection/http-publisher.ts';
+import { ErrorCode } from '../../src/errors.ts';
+import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
+import { FakeTokenSource, connectionConfig, fakeTime, message, pushSettings } from './support.ts';
+
+function engineSettings(httpPush: Partial<HttpPushSettings> = {}): EngineSettings {
+  return {
+    oauth2: {
+      enforceHttps: true,
+      maxClockSkew: 60_000,
+      requestTimeout: 10_000,
+      defaultTokenLifetime: 3_600_000,
+      tokenWaitTimeout: 30_000,
+      unauthorizedStatuses: [401],
+      maxResponseBytes: 65_536,
+      backoff: { initialDelay: 1000, maxDelay: 60_000 },
+      misconfiguredRetryDelay: 3_600_000,
+    },
+    httpPush: pushSettings(httpPush),
+    allowedHosts: [],
+    blockedHosts: [],
+    blockedSubnets: [],
+  };
+}
+
+const credentials = {
+  type: 'oauth-client-credentials' as const,
+  tokenEndpoint: 'https://idp.example/token',
+  clientId: 'id',
+  clientSecret: 'secret',
+  clientAuthenticationMethod: 'client_secret_post' as const,
+};
+
+describe('connection actor', () => {
+  let hook: WebhookServer;
+  let outcomes: PublishOutcome[];
+  let conn: ConnectionActor | undefined;
+  let time: ReturnType<typeof fakeTime>;
+
+  beforeEach(async () => {
+    hook = await startWebhookServer();
+    outcomes = [];
+    time = fakeTime();
+  });
+  afterEach(async () => {
+    const drained = conn?.drain(0);
+    await time.fake.tickAsync(0);
+    await drained;
+    conn = undefined;
+    await hook.close();
+  });
+
+  function create(options: { withToken?: FakeTokenSource; settings?: Partial<HttpPushSettings>; closed?: boolean } = {}): ConnectionActor {
+    conn = createConnectionActor({
+      connection: connectionConfig({ uri: hook.url, credentials: options.withToken ? credentials : undefined, connectionStatus: options.closed ? 'closed' : 'open' }),
+      settings: engineSettings(options.settings),
+      transport: createGotTransport({ parallelism: 1, validateCertificates: true, maxResponseBytes: 1024 }),
+      tokenSource: options.withToken,
+      clock: time.clock,
+      timers: time.timers,
+      random: () => 0.5,
+      onOutcome: (o) => outcomes.push(o),
+    });
+    return conn;
+  }
+
+  const published = async (count: number): Promise<void> => {
+    await hook.waitForRequests(count);
+    while (outcomes.filter((o) => o.outcome === 'published').length < count) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('publishes at once without credentials and reports open', async () => {
+    const c = create();
+    expect(c.snapshot()).to.include({ state: 'authenticated', dittoStatus: 'open', statusDetails: 'publishing' });
+    c.enqueue(message(1));
+    await published(1);
+    expect(await c.drain(1000)).to.deep.equal({ delivered: 0, failed: 0, undelivered: 0 });
+    conn = undefined;
+  });
+
+  it('queues events while the token endpoint is down at start and delivers them in order after it recovers', async () => {
+    const tokens = new FakeTokenSource();
+    const c = create({ withToken: tokens });
+    const states: ConnectionSnapshot['state'][] = [];
+    c.state$.subscribe((s) => states.push(s.state));
+    tokens.status$.next({ state: 'backoff', since: 0, lastError: { code: ErrorCode.TOKEN_ENDPOINT, message: 'connect ECONNREFUSED' } });
+    expect(c.snapshot()).to.include({ state: 'backoff', dittoStatus: 'failed' });
+    expect(c.snapshot().statusDetails).to.contain('ECONNREFUSED');
+    for (let n = 1; n <= 3; n++) c.enqueue(message(n));
+    expect(c.snapshot().queueSize).to.equal(3);
+    expect(hook.requests).to.have.length(0);
+    tokens.issue('fresh');
+    expect(c.snapshot().state).to.equal('authenticated');
+    await published(3);
+    expect(hook.requests.map((r) => r.url)).to.deep.equal(['/events?n=1', '/events?n=2', '/events?n=3']);
+    expect(hook.requests[0]?.headers.authorization).to.equal('Bearer fresh');
+    expect(states).to.deep.equal(['connecting', 'backoff', 'authenticated']);
+  });
+
+  it('reports misconfigured with the RFC 6749 error when the credentials are rejected', () => {
+    const tokens = new FakeTokenSource();
+    const c = create({ withToken: tokens });
+    tokens.status$.next({
+      state: 'failed',
+      since: 0,
+      lastError: { code: ErrorCode.TOKEN_REJECTED, message: 'rejected', error: 'invalid_client', errorDescription: 'bad secret' },
+    });
+    expect(c.snapshot()).to.include({ state: 'failed', dittoStatus: 'misconfigured', statusDetails: 'access token refused: invalid_client: bad secret' });
+  });
+
+  it('moves to backoff when the circuit opens and back once a probe succeeds', async () => {
+    let healthy = false;
+    hook.handle(() => ({ status: healthy ? 200 : 500 }));
+    const c = create({ settings: { circuitBreakerThreshold: 1, retry: { maxAttempts: 1, initialDelay: 10, maxDelay: 10, statuses: [] } } });
+    c.enqueue(message(1));
+    c.enqueue(message(2));
+    while (c.snapshot().state !== 'backoff') await new Promise((resolve) => setImmediate(resolve));
+    expect(c.snapshot().statusDetails).to.contain('status 500');
+    healthy = true;
+    await time.fake.tickAsync(60_000);
+    await published(1);
+    expect(c.snapshot().state).to.equal('authenticated');
+  });
+
+  it('starts closed for connectionStatus closed and publishes after open()', async () => {
+    const c = create({ closed: true });
+    c.enqueue(message(1));
+    expect(c.snapshot()).to.include({ state: 'closed', dittoStatus: 'closed', queueSize: 1 });
+    c.open();
+    await published(1);
+  });
+});
