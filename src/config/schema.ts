@@ -103,7 +103,9 @@ const authSchema = z
   .superRefine(
     (auth, ctx) => {
       const seen = new Set<string>();
-      (Array.isArray(auth.users) ? (auth.users as unknown[]) : []).forEach((u, i) => {
+      // Runs on invalid input too (`when`): `auth:` with no value arrives here as null.
+      const users: unknown = typeof auth === 'object' && auth !== null ? (auth as { users?: unknown }).users : undefined;
+      (Array.isArray(users) ? (users as unknown[]) : []).forEach((u, i) => {
         const name = typeof u === 'object' && u !== null ? (u as { username?: unknown }).username : undefined;
         if (typeof name !== 'string') return;
         if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['users', i, 'username'], message: `duplicate username "${name}"` });

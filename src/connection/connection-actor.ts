@@ -59,6 +59,10 @@ export interface ConnectionActor {
   /** Stops intake, delivers what it can within `timeoutMs`, then stops the machine and the transport. */
   drain(timeoutMs: number): Promise<PublisherDrainReport>;
   snapshot(): ConnectionSnapshot;
+  /** Messages waiting in the queue (cheap: for gauges on the hot path). */
+  readonly queueSize: number;
+  /** Messages being delivered, including those waiting for a retry. */
+  readonly inFlight: number;
   /** The current snapshot, then every change of state or details. */
   readonly state$: Observable<ConnectionSnapshot>;
 }
@@ -157,6 +161,12 @@ export function createConnectionActor(options: ConnectionActorOptions): Connecti
       return report;
     },
     snapshot,
+    get queueSize() {
+      return publisher.queueSize;
+    },
+    get inFlight() {
+      return publisher.inFlight;
+    },
     state$: state$.asObservable(),
   };
 }

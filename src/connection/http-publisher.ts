@@ -203,6 +203,7 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
           label: message.acknowledgementLabel as string,
           connectionId: connection.id,
           correlationId: message.correlationId,
+          targetAddress: message.targetAddress,
           status,
           success: terminal.outcome === 'published',
           entityId: entityIdOf(message),

@@ -45,6 +45,8 @@ export interface Acknowledgement {
   readonly label: string;
   readonly connectionId: string;
   readonly correlationId: string;
+  /** Address template of the target that issued it. */
+  readonly targetAddress?: string;
   /** HTTP status of the target's response; 2xx is positive. Failures without a response use 500/503/408. */
   readonly status: number;
   readonly success: boolean;

@@ -1,0 +1,326 @@
+/**
+ * Everything one connection owns while it runs: its target pipelines (RxJS), its connection actor
+ * (machine + publisher), its lease on a shared token actor, and its bookkeeping (Prometheus
+ * counters, Ditto metrics and logs documents). The engine creates one per connection and feeds it
+ * routed signals through `accept`.
+ */
+import type { Logger } from 'pino';
+import { Subject, type Subscription } from 'rxjs';
+import type { ConnectionConfig, EngineSettings } from '../config/types.ts';
+import { createConnectionActor, type ConnectionActor, type ConnectionSnapshot } from '../connection/connection-actor.ts';
+import type { PublishOutcome, PublisherDrainReport } from '../connection/http-publisher.ts';
+import type { TransportFactory } from '../connection/transport.ts';
+import type { TokenStatus } from '../auth/token-source.ts';
+import type { TokenActor } from '../auth/token-actor.ts';
+import { createTargetPipeline } from '../pipeline/target-pipeline.ts';
+import type { MapperRegistry } from '../pipeline/payload-mapper.ts';
+import type { TargetOutcome } from '../pipeline/target-work.ts';
+import type { OutboundMessage } from '../pipeline/outbound-message.ts';
+import type { Signal } from '../protocol/signal.ts';
+import type { TwinlinkMetrics, TargetMetrics } from '../metrics/metrics.ts';
+import { statusClassOf } from '../metrics/names.ts';
+import type { Clock } from '../shared/clock.ts';
+import { ConnectionMetrics, type ConnectionMetricsDocument } from './connection-metrics.ts';
+import { ConnectionLogs, type ConnectionLogsDocument } from './connection-logs.ts';
+import { buildStatusDocument } from './status-document.ts';
+import type { TokenRegistry } from './token-registry.ts';
+import type { Acknowledgement, ConnectionStatusDocument, ExtraFieldsLookup } from './types.ts';
+
+/** What a runtime needs from the engine. */
+export interface ConnectionRuntimeDeps {
+  readonly settings: EngineSettings;
+  readonly tokens: TokenRegistry;
+  readonly transport: TransportFactory;
+  readonly metrics: TwinlinkMetrics;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly logger: Logger;
+  readonly mappers?: MapperRegistry;
+  readonly extraFields?: ExtraFieldsLookup;
+  readonly onAcknowledgement: (ack: Acknowledgement) => void;
+  readonly onStatus: (status: ConnectionStatusDocument) => void;
+}
+
+/** Ditto documents that survive a reconfiguration of the same connection id. */
+export interface ConnectionRecords {
+  readonly metrics: ConnectionMetrics;
+  readonly logs: ConnectionLogs;
+}
+
+interface TargetLane {
+  readonly input: Subject<Signal>;
+  readonly address: string;
+  readonly counters: TargetMetrics;
+}
+
+export class ConnectionRuntime {
+  readonly definition: ConnectionConfig;
+  readonly records: ConnectionRecords;
+  readonly #deps: ConnectionRuntimeDeps;
+  readonly #actor: ConnectionActor;
+  readonly #lanes: readonly TargetLane[];
+  readonly #subscriptions: Subscription[] = [];
+  readonly #tokenLease?: { readonly key: string; readonly actor: TokenActor };
+  #tokenStatus?: TokenStatus;
+  #accepting = true;
+  #disposed = false;
+
+  /**
+   * Compiles every target (throwing the coded config error of the first bad filter, placeholder or
+   * mapper before anything starts), then starts the connection actor.
+   */
+  constructor(definition: ConnectionConfig, deps: ConnectionRuntimeDeps, records?: ConnectionRecords) {
+    this.definition = definition;
+    this.#deps = deps;
+    const { id } = definition;
+    const clock = deps.clock;
+    this.records = records ?? {
+      metrics: new ConnectionMetrics(id, { clock, addresses: definition.targets.map((t) => t.address) }),
+      logs: new ConnectionLogs(id, { clock }),
+    };
+    for (const target of definition.targets) this.records.metrics.addAddress(target.address);
+
+    // Compile before acquiring anything, so a bad target leaks no token actor or sockets.
+    const lanes = definition.targets.map((target, targetIndex) => {
+      const input = new Subject<Signal>();
+      const pipeline = createTargetPipeline({
+        connection: definition,
+        targetIndex,
+        clock,
+        ...(deps.mappers ? { mappers: deps.mappers } : {}),
+        ...(deps.extraFields ? { extraFields: deps.extraFields } : {}),
+        onOutcome: (outcome) => this.#onTargetOutcome(outcome),
+      });
+      return { input, pipeline, address: target.address, counters: deps.metrics.target(id, target.address) };
+    });
+
+    const logger = deps.logger.child({ connectionId: id });
+    if (definition.credentials) {
+      this.#tokenLease = deps.tokens.acquire(definition.credentials, {
+        ...(definition.ca !== undefined ? { ca: definition.ca } : {}),
+        validateCertificates: definition.validateCertificates,
+      });
+    }
+    if (!definition.validateCertificates) {
+      logger.warn('validateCertificates is false: TLS certificates of the target and token endpoint are not verified');
+    }
+    const tokenActor = this.#tokenLease?.actor;
+    this.#actor = createConnectionActor({
+      connection: definition,
+      settings: deps.settings,
+      transport: deps.transport({
+        parallelism: definition.specificConfig.parallelism,
+        ...(definition.ca !== undefined ? { ca: definition.ca } : {}),
+        validateCertificates: definition.validateCertificates,
+        maxResponseBytes: deps.settings.httpPush.maxResponseBytes,
+      }),
+      ...(tokenActor ? { tokenSource: tokenActor, retryToken: () => tokenActor.retry() } : {}),
+      clock,
+      random: deps.random,
+      logger: deps.logger,
+      failedRetryDelay: deps.settings.oauth2.misconfiguredRetryDelay,
+      onOutcome: (outcome) => this.#onPublishOutcome(outcome),
+      onAcknowledgement: (ack) => this.#onAcknowledgement(ack),
+    });
+
+    this.#lanes = lanes.map(({ input, pipeline, address, counters }) => {
+      this.#subscriptions.push(input.pipe(pipeline).subscribe((message) => this.#enqueue(message)));
+      return { input, address, counters };
+    });
+
+    if (tokenActor) {
+      this.#subscriptions.push(
+        tokenActor.status$.subscribe((status) => {
+          this.#tokenStatus = status;
+          this.#publishStatus();
+        }),
+        tokenActor.events$.subscribe((event) => {
+          if (event.type === 'request') deps.metrics.tokenRequest(id, event.outcome, event.durationMs / 1000);
+          else deps.metrics.tokenRefresh(id, event.trigger);
+        }),
+      );
+      deps.metrics.trackTokenExpiry(id, () => this.#tokenStatus?.expiresAt);
+    }
+    this.#subscriptions.push(
+      this.#actor.state$.subscribe((snapshot) => {
+        deps.metrics.setConnectionState(id, snapshot.state);
+        if (snapshot.state === 'failed' || snapshot.state === 'backoff') {
+          this.records.logs.log({ category: 'connection', type: 'other', level: 'failure', message: `${snapshot.state}: ${snapshot.statusDetails}` });
+        }
+        this.#publishStatus(snapshot);
+      }),
+    );
+  }
+
+  get id(): string {
+    return this.definition.id;
+  }
+
+  /** Hot path: one routed signal for one of this connection's targets. */
+  accept(signal: Signal, targetIndex: number): void {
+    const lane = this.#lanes[targetIndex];
+    if (lane === undefined || !this.#accepting) return;
+    lane.counters.count('dispatched');
+    this.records.metrics.record(lane.address, 'dispatched', true);
+    lane.input.next(signal);
+  }
+
+  /** Whether routed signals are taken (false while closed: Ditto sends nothing to a closed connection). */
+  get receiving(): boolean {
+    return this.#accepting && this.#actor.snapshot().state !== 'closed';
+  }
+
+  open(): void {
+    this.#actor.open();
+  }
+
+  close(): void {
+    this.#actor.close();
+  }
+
+  snapshot(): ConnectionSnapshot {
+    return this.#actor.snapshot();
+  }
+
+  status(): ConnectionStatusDocument {
+    return this.#statusOf(this.#actor.snapshot());
+  }
+
+  metricsDocument(): ConnectionMetricsDocument {
+    return this.records.metrics.toDocument();
+  }
+
+  logsDocument(): ConnectionLogsDocument {
+    return this.records.logs.toDocument();
+  }
+
+  resetMetrics(): void {
+    this.records.metrics.reset();
+  }
+
+  /** Stops intake, delivers what it can within `timeoutMs`, accounts the rest, releases resources. */
+  async drain(timeoutMs: number): Promise<PublisherDrainReport> {
+    this.#accepting = false;
+    const report = await this.#actor.drain(timeoutMs);
+    this.dispose();
+    return report;
+  }
+
+  /** Releases the token lease and subscriptions. `keepMetrics` when a successor takes the id over. */
+  dispose(options: { keepMetrics?: boolean } = {}): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#accepting = false;
+    for (const lane of this.#lanes) lane.input.complete();
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    if (this.#tokenLease) this.#deps.tokens.release(this.#tokenLease.key);
+    if (!options.keepMetrics) this.#deps.metrics.removeConnection(this.id);
+  }
+
+  #enqueue(message: OutboundMessage): void {
+    this.#actor.enqueue(message);
+    this.#updateGauges();
+  }
+
+  #updateGauges(): void {
+    this.#deps.metrics.queueSize(this.id, this.#actor.queueSize);
+    this.#deps.metrics.inFlight(this.id, this.#actor.inFlight);
+  }
+
+  #onTargetOutcome({ targetIndex, outcome, reason, signal }: TargetOutcome): void {
+    const lane = this.#lanes[targetIndex] ?? this.#laneDuringConstruction(targetIndex);
+    lane.counters.count(outcome);
+    if (outcome === 'unauthorized') return;
+    this.records.metrics.record(lane.address, outcome, true);
+    if (outcome === 'dropped') {
+      this.records.logs.log({
+        category: 'target',
+        type: 'dropped',
+        level: 'failure',
+        message: `dropped: ${reason ?? 'no reason given'}`,
+        address: lane.address,
+        correlationId: signal.headers['correlation-id'],
+        entityId: entityIdOf(signal),
+      });
+      this.#deps.logger.warn({ connectionId: this.id, target: lane.address, reason }, 'event dropped before publishing');
+    }
+  }
+
+  #laneDuringConstruction(targetIndex: number): TargetLane {
+    // Outcomes only arrive once lanes exist; this guards the type, not a real path.
+    const address = this.definition.targets[targetIndex]?.address ?? `#${targetIndex}`;
+    return { input: new Subject(), address, counters: this.#deps.metrics.target(this.id, address) };
+  }
+
+  #onPublishOutcome(outcome: PublishOutcome): void {
+    const { targetAddress: address, message } = outcome;
+    const counters = this.#lanes[outcome.targetIndex]?.counters ?? this.#deps.metrics.target(this.id, address);
+    counters.count(outcome.outcome);
+    if (outcome.durationMs !== undefined && outcome.outcome !== 'dropped') {
+      counters.publishDuration(statusClassOf(outcome.statusCode), outcome.durationMs / 1000);
+    }
+    const entityId = entityIdOf(message.signal);
+    switch (outcome.outcome) {
+      case 'published':
+        this.records.metrics.record(address, 'published', true);
+        this.records.logs.log({
+          category: 'target', type: 'published', level: 'success', address, entityId, correlationId: message.correlationId,
+          message: `published ${message.method} ${message.pathAndQuery} → ${outcome.statusCode ?? '?'}`,
+        });
+        break;
+      case 'failed':
+        this.records.metrics.record(address, 'published', false);
+        this.records.logs.log({
+          category: 'target', type: 'published', level: 'failure', address, entityId, correlationId: message.correlationId,
+          message: `failed after ${outcome.attempts} attempt(s): ${outcome.reason ?? 'unknown'}`,
+        });
+        this.#deps.logger.warn({ connectionId: this.id, target: address, reason: outcome.reason, attempts: outcome.attempts }, 'publish failed');
+        break;
+      case 'dropped':
+        this.records.metrics.record(address, 'dropped', false);
+        this.records.logs.log({
+          category: 'target', type: 'dropped', level: 'failure', address, entityId, correlationId: message.correlationId,
+          message: `dropped: ${outcome.reason ?? 'unknown'}`,
+        });
+        break;
+      case 'retried':
+        break;
+    }
+    this.#updateGauges();
+  }
+
+  #onAcknowledgement(ack: Acknowledgement): void {
+    const address = ack.targetAddress ?? '';
+    this.#deps.metrics.outbound(this.id, address, 'acknowledged');
+    this.records.metrics.record(address, 'acknowledged', ack.success);
+    this.#deps.onAcknowledgement(ack);
+  }
+
+  #publishStatus(snapshot: ConnectionSnapshot = this.#actor.snapshot()): void {
+    if (this.#disposed) return;
+    this.#deps.onStatus(this.#statusOf(snapshot));
+  }
+
+  #statusOf(snapshot: ConnectionSnapshot): ConnectionStatusDocument {
+    return buildStatusDocument({
+      connection: this.definition,
+      state: snapshot.state,
+      dittoStatus: snapshot.dittoStatus,
+      statusDetails: snapshot.statusDetails,
+      inStateSince: snapshot.inStateSince,
+      ...(snapshot.connectedSince !== undefined ? { connectedSince: snapshot.connectedSince } : {}),
+      ...(this.#tokenStatus ? { token: this.#tokenStatus } : {}),
+    });
+  }
+}
+
+function entityIdOf(signal: Signal): string | undefined {
+  switch (signal.type) {
+    case 'policy.announcement':
+      return signal.policyId;
+    case 'connection.announcement':
+      return signal.connectionId;
+    default:
+      return signal.thingId;
+  }
+}
