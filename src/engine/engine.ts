@@ -75,6 +75,7 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
     random,
     logger,
     ...(options.extraFields ? { extraFields: options.extraFields } : {}),
+    ...(options.mappers ? { mappers: options.mappers } : {}),
     onAcknowledgement: (ack) => acknowledgements.next(ack),
     onStatus: (status) => statusChanges.next(status),
   };

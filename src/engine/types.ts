@@ -9,6 +9,7 @@ import type { ConnectionConfig, TwinlinkConfig, EngineSettings } from '../config
 import type { TransportFactory } from '../connection/transport.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { JsonObject, Signal } from '../protocol/signal.ts';
+import type { MapperRegistry } from '../pipeline/payload-mapper.ts';
 
 /** Machine states of a connection actor. */
 export type ConnectionState = 'closed' | 'connecting' | 'authenticated' | 'refreshing' | 'backoff' | 'failed';
@@ -76,6 +77,8 @@ export interface EngineOptions {
   /** [0,1) random source for jitter. */
   readonly random?: () => number;
   readonly extraFields?: ExtraFieldsLookup;
+  /** Payload mappers by name; default: the process-wide registry (`Ditto`, `Normalized`, `registerMapper`). */
+  readonly mappers?: MapperRegistry;
 }
 
 export interface Engine {
