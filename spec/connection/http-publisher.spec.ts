@@ -218,7 +218,7 @@ describe('http publisher', () => {
     create().enqueue(message(1, { acknowledgementLabel: 'conn-1:pushed' }));
     await recorder.until('published');
     expect(recorder.acks).to.deep.equal([
-      { label: 'conn-1:pushed', connectionId: 'conn-1', correlationId: 'corr-1', status: 202, success: true, entityId: 'org.acme:t1', payload: 'accepted' },
+      { label: 'conn-1:pushed', connectionId: 'conn-1', correlationId: 'corr-1', targetAddress: 'POST:/events', status: 202, success: true, entityId: 'org.acme:t1', payload: 'accepted' },
     ]);
   });
 

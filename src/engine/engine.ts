@@ -110,7 +110,7 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
       runtime = successor;
       adopt(successor);
       // The old runtime keeps delivering what it had queued; it no longer receives new signals.
-      track(predecessor.drain(DEFAULT_DRAIN_TIMEOUT).then((report) => {
+      void track(predecessor.drain(DEFAULT_DRAIN_TIMEOUT).then((report) => {
         if (report.undelivered > 0) logger.warn({ connectionId: id, ...report }, 'reconfiguration dropped queued events');
       }));
     });
