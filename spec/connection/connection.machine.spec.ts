@@ -250,7 +250,8 @@ describe('connection machine', () => {
 
   describe('dittoStatusOf', () => {
     it('maps connecting, authenticated and refreshing to open', () => {
-      for (const s of ['connecting', 'authenticated', 'refreshing'] as const) expect(dittoStatusOf(s, {})).to.equal('open');
+      for (const s of ['authenticated', 'refreshing'] as const) expect(dittoStatusOf(s, {})).to.equal('open');
+      expect(dittoStatusOf('connecting', {})).to.equal('unknown');
     });
   });
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { buildStatusDocument, clientName, dittoStatusOf } from '../../src/engine/status-document.ts';
+import { buildStatusDocument, clientName } from '../../src/engine/status-document.ts';
 import type { ConnectionConfig, TargetConfig } from '../../src/config/types.ts';
 import type { TokenStatus } from '../../src/auth/token-source.ts';
 import type { ConnectionState, DittoConnectionStatus } from '../../src/engine/types.ts';
@@ -39,7 +39,7 @@ const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 
 describe('buildStatusDocument', () => {
   it('renders an open connection in Ditto’s shape with ISO times', () => {
-    const doc = buildStatusDocument({ connection, state: 'authenticated', statusDetails: 'Connected.', inStateSince: T0 + 500, connectedSince: T0 });
+    const doc = buildStatusDocument({ connection, state: 'authenticated', dittoStatus: 'open', statusDetails: 'Connected.', inStateSince: T0 + 500, connectedSince: T0 });
     expect(doc).to.deep.equal({
       connectionId: 'shop',
       connectionStatus: 'open',
@@ -61,7 +61,7 @@ describe('buildStatusDocument', () => {
   it('lists one client per clientCount and one target status per distinct address', () => {
     const doc = buildStatusDocument({
       connection: { ...connection, clientCount: 3, targets: [target('POST:/a'), target('POST:/a'), target('POST:/b')] },
-      state: 'closed',
+      state: 'closed', dittoStatus: 'closed',
       statusDetails: 'Closed by the user.',
       inStateSince: T0,
     });
@@ -81,7 +81,7 @@ describe('buildStatusDocument', () => {
       lastError: { code: ErrorCode.TOKEN_ENDPOINT, message: 'token endpoint answered 503', cause: new Error('hidden'), access_token: 'leak' },
       value: 'eyJ.secret.token',
     } as unknown as TokenStatus;
-    const doc = buildStatusDocument({ connection, state: 'backoff', statusDetails: 'Token endpoint unavailable; retrying.', inStateSince: T0, token });
+    const doc = buildStatusDocument({ connection, state: 'backoff', dittoStatus: 'failed', statusDetails: 'Token endpoint unavailable; retrying.', inStateSince: T0, token });
     expect(doc.token).to.deep.equal({
       state: 'backoff',
       expiresAt: '2025-01-01T13:00:00.000Z',
@@ -98,7 +98,7 @@ describe('buildStatusDocument', () => {
       since: T0,
       lastError: { code: ErrorCode.TOKEN_REJECTED, message: 'credentials refused', error: 'invalid_client', errorDescription: 'unknown client', errorUri: 'https://auth.example.org/errors' },
     };
-    const doc = buildStatusDocument({ connection, state: 'failed', statusDetails: 'invalid_client: unknown client', inStateSince: T0, token });
+    const doc = buildStatusDocument({ connection, state: 'failed', dittoStatus: 'misconfigured', statusDetails: 'invalid_client: unknown client', inStateSince: T0, token });
     expect(doc.liveStatus).to.equal('misconfigured');
     expect(doc.token).to.deep.equal({
       state: 'failed',
@@ -116,29 +116,11 @@ describe('buildStatusDocument', () => {
   });
 
   it('keeps the desired status (connectionStatus) apart from the live one', () => {
-    const doc = buildStatusDocument({ connection: { ...connection, connectionStatus: 'closed' }, state: 'closed', statusDetails: '', inStateSince: T0 });
+    const doc = buildStatusDocument({ connection: { ...connection, connectionStatus: 'closed' }, state: 'closed', dittoStatus: 'closed', statusDetails: '', inStateSince: T0 });
     expect(doc.connectionStatus).to.equal('closed');
-    const opening = buildStatusDocument({ connection, state: 'connecting', statusDetails: 'Fetching a token.', inStateSince: T0 });
+    const opening = buildStatusDocument({ connection, state: 'connecting', dittoStatus: 'unknown', statusDetails: 'Fetching a token.', inStateSince: T0 });
     expect([opening.connectionStatus, opening.liveStatus]).to.deep.equal(['open', 'unknown']);
   });
-});
-
-describe('dittoStatusOf', () => {
-  const table: [ConnectionState, TokenStatus | undefined, DittoConnectionStatus][] = [
-    ['closed', undefined, 'closed'],
-    ['connecting', undefined, 'unknown'],
-    ['authenticated', undefined, 'open'],
-    ['refreshing', undefined, 'open'],
-    ['backoff', undefined, 'failed'],
-    ['failed', undefined, 'failed'],
-    ['failed', { state: 'failed', since: 0, lastError: { code: ErrorCode.TOKEN_ENDPOINT, message: 'x' } }, 'failed'],
-    ['failed', { state: 'failed', since: 0, lastError: { code: ErrorCode.TOKEN_REJECTED, message: 'x' } }, 'misconfigured'],
-  ];
-  for (const [state, token, expected] of table) {
-    it(`maps ${state}${token?.lastError ? ` after ${token.lastError.code}` : ''} to ${expected}`, () => {
-      expect(dittoStatusOf(state, token)).to.equal(expected);
-    });
-  }
 });
 
 describe('clientName', () => {

@@ -19,7 +19,7 @@ import type { Transport } from './transport.ts';
 export interface ConnectionSnapshot {
   readonly connectionId: string;
   readonly state: ConnectionState;
-  readonly dittoStatus: Exclude<DittoConnectionStatus, 'unknown'>;
+  readonly dittoStatus: DittoConnectionStatus;
   readonly statusDetails: string;
   /** Epoch ms the state was entered. */
   readonly inStateSince: number;

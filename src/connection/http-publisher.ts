@@ -14,6 +14,7 @@ import { backoffDelay, parseRetryAfter, type BackoffPolicy } from '../shared/bac
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { publishBaseOf, publishUrl } from './publish-target.ts';
 import type { Transport, TransportResponse } from './transport.ts';
+import { entityIdOf } from '../protocol/entity-id.ts';
 
 /** Terminal outcomes (`published`, `failed`, `dropped`) and the non-terminal `retried`. */
 export type PublishOutcomeKind = 'published' | 'failed' | 'dropped' | 'retried';
@@ -206,7 +207,7 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
           targetAddress: message.targetAddress,
           status,
           success: terminal.outcome === 'published',
-          entityId: entityIdOf(message),
+          entityId: entityIdOf(message.signal),
           payload: terminal.response ? payloadOf(terminal.response) : terminal.reason,
         }),
       );
@@ -492,10 +493,6 @@ function statusWithoutResponse(reason: string | undefined): number {
   return reason === 'timeout' ? 408 : 503;
 }
 
-function entityIdOf(message: OutboundMessage): string | undefined {
-  const signal = message.signal as { thingId?: unknown };
-  return typeof signal.thingId === 'string' ? signal.thingId : undefined;
-}
 
 /** The response body as acknowledgement payload: JSON when it parses, else text, else nothing. */
 function payloadOf(response: TransportResponse): unknown {

@@ -17,6 +17,7 @@ import type { MapperRegistry } from '../pipeline/payload-mapper.ts';
 import type { TargetOutcome } from '../pipeline/target-work.ts';
 import type { OutboundMessage } from '../pipeline/outbound-message.ts';
 import type { Signal } from '../protocol/signal.ts';
+import { entityIdOf } from '../protocol/entity-id.ts';
 import type { TwinlinkMetrics, TargetMetrics } from '../metrics/metrics.ts';
 import { statusClassOf } from '../metrics/names.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -314,13 +315,3 @@ export class ConnectionRuntime {
   }
 }
 
-function entityIdOf(signal: Signal): string | undefined {
-  switch (signal.type) {
-    case 'policy.announcement':
-      return signal.policyId;
-    case 'connection.announcement':
-      return signal.connectionId;
-    default:
-      return signal.thingId;
-  }
-}

@@ -5,15 +5,14 @@
  */
 import type { ConnectionConfig } from '../config/types.ts';
 import type { TokenStatus } from '../auth/token-source.ts';
-import { ErrorCode } from '../errors.ts';
 import type { ConnectionState, ConnectionStatusDocument, DittoConnectionStatus } from './types.ts';
 
 /** What {@link buildStatusDocument} needs from the connection actor. */
 export interface StatusDocumentInput {
   readonly connection: ConnectionConfig;
   readonly state: ConnectionState;
-  /** Ditto's live status; derived from `state` (and the token's last error) when absent. */
-  readonly dittoStatus?: DittoConnectionStatus;
+  /** Ditto's live status, as the connection machine derives it (`dittoStatusOf`). */
+  readonly dittoStatus: DittoConnectionStatus;
   /** Human-readable reason for the current state. */
   readonly statusDetails: string;
   /** Epoch ms the current state was entered. */
@@ -22,29 +21,6 @@ export interface StatusDocumentInput {
   readonly connectedSince?: number;
   /** The credential's token lifecycle, for connections with credentials. */
   readonly token?: TokenStatus;
-}
-
-/**
- * Ditto's live status for a machine state: `authenticated`/`refreshing` are `open` (publishing
- * continues during a refresh), `connecting` is `unknown`, `backoff` is `failed`, and `failed` is
- * `misconfigured` when the token endpoint refused the credentials, else `failed`.
- *
- * @example dittoStatusOf('refreshing') // 'open'
- */
-export function dittoStatusOf(state: ConnectionState, token?: TokenStatus): DittoConnectionStatus {
-  switch (state) {
-    case 'closed':
-      return 'closed';
-    case 'connecting':
-      return 'unknown';
-    case 'authenticated':
-    case 'refreshing':
-      return 'open';
-    case 'backoff':
-      return 'failed';
-    case 'failed':
-      return token?.lastError?.code === ErrorCode.TOKEN_REJECTED ? 'misconfigured' : 'failed';
-  }
 }
 
 /**
@@ -63,12 +39,12 @@ const iso = (ms: number | undefined): string | null => (ms === undefined || !Num
  * The status document of one connection.
  *
  * @example
- * buildStatusDocument({ connection, state: 'authenticated', statusDetails: 'Connected.',
+ * buildStatusDocument({ connection, state: 'authenticated', dittoStatus: 'open', statusDetails: 'Connected.',
  *   inStateSince: Date.now(), connectedSince: Date.now() }).liveStatus; // 'open'
  */
 export function buildStatusDocument(input: StatusDocumentInput): ConnectionStatusDocument {
   const { connection, state, statusDetails, token } = input;
-  const live = input.dittoStatus ?? dittoStatusOf(state, token);
+  const live = input.dittoStatus;
   const inStateSince = iso(input.inStateSince) ?? new Date(0).toISOString();
   const clients = Math.max(1, connection.clientCount);
   const clientStatus = Array.from({ length: clients }, (_, index) => ({
@@ -90,7 +66,8 @@ export function buildStatusDocument(input: StatusDocumentInput): ConnectionStatu
   }));
   return {
     connectionId: connection.id,
-    connectionStatus: connection.connectionStatus,
+    // The desired status: what the config says, or the last open/close command.
+    connectionStatus: state === 'closed' ? 'closed' : 'open',
     liveStatus: live,
     connectedSince: iso(input.connectedSince),
     clientStatus,

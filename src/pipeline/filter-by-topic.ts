@@ -9,15 +9,13 @@ import { deepMerge, thingViewOf } from '../protocol/thing-view.ts';
 import type { Clock } from '../shared/clock.ts';
 import { matchesKindAndNamespace, namespaceOf, topicKindOf, type TopicSubscription } from './target-topics.ts';
 import type { RoutedSignal } from './target-work.ts';
+import { thingIdOf } from '../protocol/entity-id.ts';
 
 export interface TopicMatchOptions {
   readonly clock: Clock;
   readonly extraFields?: ExtraFieldsLookup;
 }
 
-function thingIdOf(signal: Signal): string | undefined {
-  return signal.type === 'thing.event' || signal.type === 'thing.message' || signal.type === 'thing.command' ? signal.thingId : undefined;
-}
 
 /**
  * The first subscription `signal` matches, with the looked-up extra fields; `undefined` = filtered.

@@ -6,6 +6,7 @@ import { resourcePathOf, resourceTypeOf } from '../protocol/envelope.ts';
 import type { Signal } from '../protocol/signal.ts';
 import { pointerSegments } from '../protocol/thing-view.ts';
 import { TOPIC_FIELDS, splitEntityId, topicField, topicPathOf, type TopicField } from '../protocol/topic-path.ts';
+import { thingIdOf } from '../protocol/entity-id.ts';
 
 /** What placeholders resolve against, per signal and target. */
 export interface PlaceholderContext {
@@ -33,9 +34,6 @@ function idPart(id: string | undefined, part: string): string | undefined {
   return part === 'namespace' ? namespace : name;
 }
 
-function thingIdOf(signal: Signal): string | undefined {
-  return signal.type === 'thing.event' || signal.type === 'thing.message' || signal.type === 'thing.command' ? signal.thingId : undefined;
-}
 
 function featureIdOf(signal: Signal): string | undefined {
   if (signal.type === 'thing.message') return signal.featureId;
