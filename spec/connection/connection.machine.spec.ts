@@ -242,6 +242,13 @@ describe('connection machine', () => {
     it('keeps tracking the token while closed, so OPEN resumes where the token is', () => {
       start({ startClosed: true });
       send({ type: 'TOKEN.VALID' }, { type: 'OPEN' });
+      // The token actor does not announce a token it already announced: OPEN goes straight on.
+      expect(state()).to.equal('authenticated');
+    });
+
+    it('reopens into connecting when the token became unusable while closed', () => {
+      start({ startClosed: true });
+      send({ type: 'TOKEN.VALID' }, { type: 'TOKEN.BACKOFF', problem: unreachable }, { type: 'OPEN' });
       expect(state()).to.equal('connecting');
       send({ type: 'TOKEN.VALID' });
       expect(state()).to.equal('authenticated');

@@ -100,16 +100,15 @@ export function createConnectionActor(options: ConnectionActorOptions): Connecti
       // Failures surface through status$; here we only nudge the token actor.
       tokenSource?.get().catch(() => undefined);
     });
-  const machine = connectionMachine.provide({
-    actions: {
-      pausePublisher: () => publisher.pause(),
-      resumePublisher: () => publisher.resume(),
-      retryToken: () => retryToken(),
-    },
-  });
-  const actor = createActor(machine, {
+  // Effects go in through input: one shared machine definition for all connections.
+  const actor = createActor(connectionMachine, {
     input: {
       connectionId: connection.id,
+      effects: {
+        pausePublisher: () => publisher.pause(),
+        resumePublisher: () => publisher.resume(),
+        retryToken: () => retryToken(),
+      },
       hasCredentials: connection.credentials !== undefined && tokenSource !== undefined,
       startClosed: connection.connectionStatus === 'closed',
       now: () => clock.now(),

@@ -2,7 +2,7 @@
  * The state of one connection: the single source of truth for its status. It reacts to the token
  * actor (`TOKEN.*`, mapped from `TokenSource.status$` by {@link tokenEventOf}), to the publisher's
  * circuit breaker (`CIRCUIT.*`) and to commands (`OPEN`, `CLOSE`, `RECONFIGURE`). Side effects are
- * named actions the creator supplies with `.provide()`: `pausePublisher`, `resumePublisher`, `retryToken`.
+ * named actions (`pausePublisher`, `resumePublisher`, `retryToken`) calling the `effects` of `input`.
  *
  * ```
  *  closed ──OPEN──▶ connecting ──TOKEN.VALID (or no credentials)──▶ authenticated ⇄ refreshing
@@ -40,8 +40,23 @@ export type ConnectionEvent =
   | { readonly type: 'CIRCUIT.OPEN'; readonly reason?: string }
   | { readonly type: 'CIRCUIT.CLOSED' };
 
+/**
+ * Side effects the machine triggers on the publisher and token actor. Passed through `input` so
+ * every connection shares one machine definition (a `.provide()` per connection builds a whole new
+ * machine, about 23 KB of heap each).
+ */
+export interface ConnectionEffects {
+  /** Stop starting requests, keep queueing. */
+  pausePublisher(): void;
+  resumePublisher(): void;
+  /** Ask the token actor to try again now. */
+  retryToken(): void;
+}
+
 export interface ConnectionMachineInput {
   readonly connectionId: string;
+  /** What the machine's actions do; absent: nothing (or supply the actions with `.provide()`). */
+  readonly effects?: ConnectionEffects;
   /** OAuth credentials configured (token states apply). */
   readonly hasCredentials: boolean;
   /** `connectionStatus: closed`. */
@@ -54,6 +69,7 @@ export interface ConnectionMachineInput {
 
 export interface ConnectionContext {
   readonly connectionId: string;
+  readonly effects?: ConnectionEffects;
   readonly hasCredentials: boolean;
   readonly startClosed: boolean;
   readonly now: () => number;
@@ -101,13 +117,14 @@ function detailsOf(state: ConnectionState, context: ConnectionContext): string {
 }
 
 /**
- * The connection state machine. Actions to provide: `pausePublisher` (stop starting requests, keep
- * queueing), `resumePublisher`, `retryToken` (ask the token actor to try again now).
+ * The connection state machine. Its actions `pausePublisher` (stop starting requests, keep
+ * queueing), `resumePublisher` and `retryToken` (ask the token actor to try again now) call the
+ * `effects` given in `input`; they can also be replaced with `.provide()`.
  *
  * @example
- * const actor = createActor(connectionMachine.provide({ actions: {
- *   pausePublisher: () => publisher.pause(), resumePublisher: () => publisher.resume(), retryToken: () => {} } }),
- *   { input: { connectionId: 'c', hasCredentials: true, startClosed: false, now: Date.now } }).start();
+ * const actor = createActor(connectionMachine, { input: { connectionId: 'c', hasCredentials: true,
+ *   startClosed: false, now: Date.now, effects: { pausePublisher: () => publisher.pause(),
+ *   resumePublisher: () => publisher.resume(), retryToken: () => {} } } }).start();
  */
 export const connectionMachine = setup({
   types: {
@@ -116,9 +133,9 @@ export const connectionMachine = setup({
     input: {} as ConnectionMachineInput,
   },
   actions: {
-    pausePublisher: () => {},
-    resumePublisher: () => {},
-    retryToken: () => {},
+    pausePublisher: ({ context }) => context.effects?.pausePublisher(),
+    resumePublisher: ({ context }) => context.effects?.resumePublisher(),
+    retryToken: ({ context }) => context.effects?.retryToken(),
     /** Records when and why the state was entered. */
     stamp: assign(({ context }, params: { state: ConnectionState }) => ({ statusDetails: detailsOf(params.state, context), inStateSince: context.now() })),
     markConnected: assign(({ context }) => ({ connectedSince: context.connectedSince ?? context.now() })),
@@ -154,6 +171,7 @@ export const connectionMachine = setup({
   id: 'connection',
   context: ({ input }) => ({
     connectionId: input.connectionId,
+    ...(input.effects ? { effects: input.effects } : {}),
     hasCredentials: input.hasCredentials,
     startClosed: input.startClosed,
     now: input.now,
@@ -188,7 +206,9 @@ export const connectionMachine = setup({
     },
     connecting: {
       entry: ['pausePublisher', { type: 'stamp', params: { state: 'connecting' } }],
-      always: { guard: 'withoutCredentials', target: 'authenticated' },
+      // Without credentials, or reopened while the token actor still holds a valid token (it will
+      // not announce TOKEN.VALID again), there is nothing to wait for.
+      always: { guard: 'tokenUsable', target: 'authenticated' },
       on: {
         'TOKEN.VALID': { target: 'authenticated', actions: 'tokenUsable' },
         'TOKEN.BACKOFF': { target: 'backoff', actions: ['tokenUnusable', 'rememberProblem', 'pausePublisher'] },

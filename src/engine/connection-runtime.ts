@@ -21,6 +21,7 @@ import { entityIdOf } from '../protocol/entity-id.ts';
 import type { TwinlinkMetrics, TargetMetrics } from '../metrics/metrics.ts';
 import { statusClassOf } from '../metrics/names.ts';
 import type { Clock } from '../shared/clock.ts';
+import type { HostPolicy } from '../shared/host-policy.ts';
 import { ConnectionMetrics, type ConnectionMetricsDocument } from './connection-metrics.ts';
 import { ConnectionLogs, type ConnectionLogsDocument } from './connection-logs.ts';
 import { buildStatusDocument } from './status-document.ts';
@@ -40,6 +41,21 @@ export interface ConnectionRuntimeDeps {
   readonly extraFields?: ExtraFieldsLookup;
   readonly onAcknowledgement: (ack: Acknowledgement) => void;
   readonly onStatus: (status: ConnectionStatusDocument) => void;
+  /** Engine host filtering; when enabled, target sockets resolve hosts through it (connect-time check). */
+  readonly hostPolicy?: HostPolicy;
+}
+
+/**
+ * Refuses a connection whose `uri` host or token endpoint host the engine's host filtering blocks
+ * (`engine.allowedHosts`, `blockedHosts`, `blockedSubnets`). The engine calls it before a
+ * connection is started or added; a no-op while filtering is off.
+ *
+ * @throws {HostBlockedError} `ERR_HOST_BLOCKED`, naming the host and the rule (never userinfo or query).
+ */
+export async function assertHostsAllowed(definition: ConnectionConfig, policy: HostPolicy | undefined): Promise<void> {
+  if (!policy?.enabled) return;
+  await policy.check(definition.uri);
+  if (definition.credentials) await policy.check(definition.credentials.tokenEndpoint);
 }
 
 /** Ditto documents that survive a reconfiguration of the same connection id. */
@@ -65,6 +81,8 @@ export class ConnectionRuntime {
   #tokenStatus?: TokenStatus;
   #accepting = true;
   #disposed = false;
+  /** Set once the connection actor exists (status documents need its snapshot). */
+  #ready = false;
 
   /**
    * Compiles every target (throwing the coded config error of the first bad filter, placeholder or
@@ -106,6 +124,20 @@ export class ConnectionRuntime {
       logger.warn('validateCertificates is false: TLS certificates of the target and token endpoint are not verified');
     }
     const tokenActor = this.#tokenLease?.actor;
+    if (tokenActor) {
+      // Subscribed before the connection actor: a token change then reaches the status document
+      // before the machine transition it causes, so no document pairs a new state with a stale token.
+      this.#subscriptions.push(
+        tokenActor.status$.subscribe((status) => {
+          this.#tokenStatus = status;
+          if (this.#ready) this.#publishStatus();
+        }),
+        tokenActor.events$.subscribe((event) => {
+          if (event.type === 'request') deps.metrics.tokenRequest(id, event.outcome, event.durationMs / 1000);
+          else deps.metrics.tokenRefresh(id, event.trigger);
+        }),
+      );
+    }
     this.#actor = createConnectionActor({
       connection: definition,
       settings: deps.settings,
@@ -114,6 +146,7 @@ export class ConnectionRuntime {
         ...(definition.ca !== undefined ? { ca: definition.ca } : {}),
         validateCertificates: definition.validateCertificates,
         maxResponseBytes: deps.settings.httpPush.maxResponseBytes,
+        ...(deps.hostPolicy?.enabled ? { dnsLookup: deps.hostPolicy.dnsLookup } : {}),
       }),
       ...(tokenActor ? { tokenSource: tokenActor, retryToken: () => tokenActor.retry() } : {}),
       clock,
@@ -123,25 +156,14 @@ export class ConnectionRuntime {
       onOutcome: (outcome) => this.#onPublishOutcome(outcome),
       onAcknowledgement: (ack) => this.#onAcknowledgement(ack),
     });
+    this.#ready = true;
 
     this.#lanes = lanes.map(({ input, pipeline, address, counters }) => {
       this.#subscriptions.push(input.pipe(pipeline).subscribe((message) => this.#enqueue(message)));
       return { input, address, counters };
     });
 
-    if (tokenActor) {
-      this.#subscriptions.push(
-        tokenActor.status$.subscribe((status) => {
-          this.#tokenStatus = status;
-          this.#publishStatus();
-        }),
-        tokenActor.events$.subscribe((event) => {
-          if (event.type === 'request') deps.metrics.tokenRequest(id, event.outcome, event.durationMs / 1000);
-          else deps.metrics.tokenRefresh(id, event.trigger);
-        }),
-      );
-      deps.metrics.trackTokenExpiry(id, () => this.#tokenStatus?.expiresAt);
-    }
+    if (tokenActor) deps.metrics.trackTokenExpiry(id, () => this.#tokenStatus?.expiresAt);
     this.#subscriptions.push(
       this.#actor.state$.subscribe((snapshot) => {
         deps.metrics.setConnectionState(id, snapshot.state);
@@ -151,6 +173,8 @@ export class ConnectionRuntime {
         this.#publishStatus(snapshot);
       }),
     );
+    // Started only now that every subscription is in place (idempotent for a shared credential).
+    tokenActor?.start();
   }
 
   get id(): string {
@@ -199,11 +223,14 @@ export class ConnectionRuntime {
     this.records.metrics.reset();
   }
 
-  /** Stops intake, delivers what it can within `timeoutMs`, accounts the rest, releases resources. */
-  async drain(timeoutMs: number): Promise<PublisherDrainReport> {
+  /**
+   * Stops intake, delivers what it can within `timeoutMs`, accounts the rest, releases resources.
+   * `keepMetrics` when a successor has taken the id over (its series must survive).
+   */
+  async drain(timeoutMs: number, options: { keepMetrics?: boolean } = {}): Promise<PublisherDrainReport> {
     this.#accepting = false;
     const report = await this.#actor.drain(timeoutMs);
-    this.dispose();
+    this.dispose(options);
     return report;
   }
 
@@ -283,6 +310,8 @@ export class ConnectionRuntime {
           category: 'target', type: 'dropped', level: 'failure', address, entityId, correlationId: message.correlationId,
           message: `dropped: ${outcome.reason ?? 'unknown'}`,
         });
+        // Per event, so debug: an overflow drops thousands (the publisher warns once per episode).
+        this.#deps.logger.debug({ connectionId: this.id, target: address, reason: outcome.reason }, 'event dropped');
         break;
       case 'retried':
         break;

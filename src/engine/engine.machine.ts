@@ -53,6 +53,9 @@ export const engineMachine = setup({
     rememberDefinition: assign({
       definitions: ({ context, event }) => {
         const { definition } = event as { definition: ConnectionConfig };
+        // START re-adds every initial definition: copying the record each time would make start
+        // quadratic in the number of connections.
+        if (context.definitions[definition.id] === definition) return context.definitions;
         return { ...context.definitions, [definition.id]: definition };
       },
     }),

@@ -14,9 +14,10 @@ import { ConnectionError, ErrorCode, TwinlinkError } from '../errors.ts';
 import { createMetrics } from '../metrics/metrics.ts';
 import type { Signal } from '../protocol/signal.ts';
 import { systemClock } from '../shared/clock.ts';
+import { createHostPolicy } from '../shared/host-policy.ts';
 import type { ConnectionMetricsDocument } from './connection-metrics.ts';
 import type { ConnectionLogsDocument } from './connection-logs.ts';
-import { ConnectionRuntime, type ConnectionRuntimeDeps } from './connection-runtime.ts';
+import { ConnectionRuntime, assertHostsAllowed, type ConnectionRecords, type ConnectionRuntimeDeps } from './connection-runtime.ts';
 import { engineMachine, type ConnectionChildEvent, type ConnectionChildInput } from './engine.machine.ts';
 import { RoutingIndex } from './routing-index.ts';
 import { TokenRegistry } from './token-registry.ts';
@@ -56,7 +57,9 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const metrics = createMetrics(registry);
-  const tokens = new TokenRegistry(settings.oauth2, { clock, random, logger });
+  // Host filtering (off unless engine.allowedHosts/blockedHosts/blockedSubnets is set).
+  const hostPolicy = createHostPolicy(settings);
+  const tokens = new TokenRegistry(settings.oauth2, { clock, random, logger, hostPolicy });
   const routing = new RoutingIndex();
   const runtimes = new Map<string, ConnectionRuntime>();
   /** Runtimes compiled by the facade and waiting for their child actor to adopt them. */
@@ -78,9 +81,11 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
     ...(options.mappers ? { mappers: options.mappers } : {}),
     onAcknowledgement: (ack) => acknowledgements.next(ack),
     onStatus: (status) => statusChanges.next(status),
+    hostPolicy,
   };
 
-  const build = (definition: ConnectionConfig): ConnectionRuntime => new ConnectionRuntime(definition, deps);
+  /** `records` carries Ditto's metrics and logs over to the successor of a reconfigured connection. */
+  const build = (definition: ConnectionConfig, records?: ConnectionRecords): ConnectionRuntime => new ConnectionRuntime(definition, deps, records);
 
   const adopt = (runtime: ConnectionRuntime): void => {
     routing.remove(runtime.id);
@@ -110,7 +115,8 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
       runtime = successor;
       adopt(successor);
       // The old runtime keeps delivering what it had queued; it no longer receives new signals.
-      void track(predecessor.drain(DEFAULT_DRAIN_TIMEOUT).then((report) => {
+      // keepMetrics: the successor counts into the same Prometheus series (same connection id).
+      void track(predecessor.drain(DEFAULT_DRAIN_TIMEOUT, { keepMetrics: true }).then((report) => {
         if (report.undelivered > 0) logger.warn({ connectionId: id, ...report }, 'reconfiguration dropped queued events');
       }));
     });
@@ -163,6 +169,11 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
 
     async start() {
       if (phase !== 'created') return;
+      if (hostPolicy.enabled) {
+        // A blocked uri or token endpoint fails start() with ERR_HOST_BLOCKED, like any bad definition.
+        for (const definition of initial) await assertHostsAllowed(definition, hostPolicy);
+        if (phase !== 'created') return;
+      }
       // Compile every connection up front so a bad definition fails start() with its coded error.
       for (const definition of initial) prepared.set(definition.id, build(definition));
       phase = 'running';
@@ -203,6 +214,9 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
 
     async addConnection(definition) {
       assertRunning('add a connection');
+      await assertHostsAllowed(definition, hostPolicy);
+      // Checked after the (async) host check, so two concurrent adds of one id cannot both pass.
+      assertRunning('add a connection');
       if (engine.connection(definition.id)) {
         throw new ConnectionError(ErrorCode.CONNECTION_EXISTS, `connection '${definition.id}' already exists`);
       }
@@ -212,8 +226,10 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
 
     async updateConnection(definition) {
       assertRunning('update a connection');
-      runtimeOf(definition.id);
-      prepared.set(definition.id, build(definition));
+      await assertHostsAllowed(definition, hostPolicy);
+      assertRunning('update a connection');
+      const current = runtimeOf(definition.id);
+      prepared.set(definition.id, build(definition, current.records));
       supervisor.send({ type: 'CONNECTION.UPDATE', definition });
     },
 

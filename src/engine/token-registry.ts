@@ -8,6 +8,7 @@ import type { OAuth2Settings, OAuthClientCredentials } from '../config/types.ts'
 import { createTokenActor, type TokenActor } from '../auth/token-actor.ts';
 import { credentialKey } from '../auth/credential-key.ts';
 import type { Clock } from '../shared/clock.ts';
+import type { HostPolicy } from '../shared/host-policy.ts';
 
 interface Entry {
   readonly actor: TokenActor;
@@ -25,10 +26,14 @@ export class TokenRegistry {
 
   constructor(
     private readonly settings: OAuth2Settings,
-    private readonly deps: { readonly clock: Clock; readonly random: () => number; readonly logger?: Logger },
+    private readonly deps: { readonly clock: Clock; readonly random: () => number; readonly logger?: Logger; readonly hostPolicy?: HostPolicy },
   ) {}
 
-  /** The shared actor for these credentials, started on first use. Pair with {@link release}. */
+  /**
+   * The shared actor for these credentials. The caller starts it (`actor.start()`, idempotent) once
+   * it has subscribed to `events$`, so the first user sees the `initial` refresh and its request.
+   * Pair with {@link release}.
+   */
   acquire(credentials: OAuthClientCredentials, tls: CredentialTls): { readonly key: string; readonly actor: TokenActor } {
     const key = credentialKey(credentials, tls);
     let entry = this.#entries.get(key);
@@ -40,10 +45,10 @@ export class TokenRegistry {
         clock: this.deps.clock,
         random: this.deps.random,
         logger: this.deps.logger?.child({ tokenEndpoint: credentials.tokenEndpoint, clientId: credentials.clientId }),
+        ...(this.deps.hostPolicy ? { hostPolicy: this.deps.hostPolicy } : {}),
       });
       entry = { actor, users: 0 };
       this.#entries.set(key, entry);
-      actor.start();
     }
     entry.users += 1;
     return { key, actor: entry.actor };
