@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createActor, fromCallback, type Actor } from 'xstate';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { ConnectionConfig } from '../../src/config/types.ts';
-import { childId, engineMachine, type ConnectionChildEvent, type ConnectionChildInput } from '../../src/engine/engine.machine.ts';
+import { MAX_RESTARTS, childId, engineMachine, type ConnectionChildEvent, type ConnectionChildInput } from '../../src/engine/engine.machine.ts';
 
 /** Two connections from YAML through the real loader; `name` lets a spec tell definitions apart. */
 function definitions(names: { a?: string; b?: string } = {}): ConnectionConfig[] {
@@ -135,6 +135,19 @@ describe('engine supervisor machine', () => {
     expect(trace).to.deep.equal(['spawn a', 'stop a', 'spawn a']);
     expect(children()).to.deep.equal([childId('a')]);
     expect(actor.getSnapshot().context.restarts).to.deep.equal({ a: 1 });
+  });
+
+  it('gives a connection up after MAX_RESTARTS crashes instead of rebuilding it in a loop', () => {
+    const alwaysCrashing = fromCallback<ConnectionChildEvent, ConnectionChildInput>(({ input, sendBack }) => {
+      trace.push(`spawn ${input.definition.id}`);
+      sendBack({ type: 'CONNECTION.CRASHED', id: input.definition.id, error: new Error('could not build') });
+      return () => trace.push(`stop ${input.definition.id}`);
+    });
+    actor = createActor(engineMachine.provide({ actors: { connection: alwaysCrashing } }), { input: { connections: [definitions()[0] as ConnectionConfig] } }).start();
+    actor.send({ type: 'START' });
+    expect(trace.filter((line) => line === 'spawn a')).to.have.length(MAX_RESTARTS + 1);
+    expect(children()).to.deep.equal([]);
+    expect(actor.getSnapshot().context.restarts).to.deep.equal({});
   });
 
   it('ignores a crash report of a connection that was removed', () => {

@@ -34,6 +34,9 @@ export interface EngineMachineContext {
 /** Placeholder child logic; `createEngine` provides the real one with `.provide({ actors })`. */
 const connectionChild = fromCallback<ConnectionChildEvent, ConnectionChildInput>(() => undefined);
 
+/** Crashes of one connection the supervisor rebuilds before giving it up. */
+export const MAX_RESTARTS = 3;
+
 /** Child actor ids are namespaced so they never collide with other children. */
 export const childId = (connectionId: string): string => `connection:${connectionId}`;
 
@@ -105,19 +108,28 @@ export const engineMachine = setup({
             assign({ definitions: ({ context, event }) => omit(context.definitions, event.id) }),
           ],
         },
-        'CONNECTION.CRASHED': {
-          guard: ({ context, event }) => event.id in context.definitions,
-          // Supervision: a crashed connection is rebuilt from its last definition; its queue is
-          // gone with it, and that loss is accounted by the runtime before it reports the crash.
-          actions: [
-            stopChild(({ event }) => childId(event.id)),
-            assign({ restarts: ({ context, event }) => ({ ...context.restarts, [event.id]: (context.restarts[event.id] ?? 0) + 1 }) }),
-            spawnChild('connection', {
-              id: ({ event }) => childId((event as { id: string }).id),
-              input: ({ context, event }) => ({ definition: context.definitions[(event as { id: string }).id] as ConnectionConfig }),
-            }),
-          ],
-        },
+        'CONNECTION.CRASHED': [
+          {
+            guard: ({ context, event }) => event.id in context.definitions && (context.restarts[event.id] ?? 0) < MAX_RESTARTS,
+            // Supervision: a crashed connection is rebuilt from its last definition.
+            actions: [
+              stopChild(({ event }) => childId(event.id)),
+              assign({ restarts: ({ context, event }) => ({ ...context.restarts, [event.id]: (context.restarts[event.id] ?? 0) + 1 }) }),
+              spawnChild('connection', {
+                id: ({ event }) => childId((event as { id: string }).id),
+                input: ({ context, event }) => ({ definition: context.definitions[(event as { id: string }).id] as ConnectionConfig }),
+              }),
+            ],
+          },
+          {
+            // A connection that keeps crashing is given up rather than rebuilt in a tight loop;
+            // reconfiguring it (CONNECTION.UPDATE / REMOVE + ADD) starts it afresh.
+            actions: [
+              stopChild(({ event }) => childId(event.id)),
+              assign({ restarts: ({ context, event }) => omit(context.restarts, event.id) }),
+            ],
+          },
+        ],
         STOP: 'stopping',
       },
     },
