@@ -99,6 +99,17 @@ describe('routing index', () => {
     expect(local.match({ ...signal, thingId: 'elsewhere:t' }).map(key)).to.deep.equal(['b#0']);
   });
 
+  it('hands targets whose shared subject is revoked to onRevoked instead of matching them', () => {
+    const local = new RoutingIndex();
+    local.add('a', 0, { topics: ['_/_/things/twin/events'], authorizationContext: ['s'] });
+    local.add('b', 0, { topics: ['_/_/things/twin/events'], authorizationContext: ['t'] });
+    local.add('c', 0, { topics: ['_/_/things/twin/events'], authorizationContext: ['u'] });
+    const signal: Signal = { type: 'thing.event', channel: 'twin', thingId: 'n:t', action: 'modified', path: '/', value: 1, revision: 1, headers: {}, readGrantedSubjects: ['s', 't'], readRevokedSubjects: ['t'] };
+    const revoked: string[] = [];
+    expect(local.match(signal, (m) => revoked.push(key(m))).map(key)).to.deep.equal(['a#0']);
+    expect(revoked).to.deep.equal(['b#0']);
+  });
+
   it('reports a target matched through two topics once', () => {
     const local = new RoutingIndex();
     local.add('a', 0, { topics: ['_/_/things/twin/events?namespaces=n', '_/_/things/twin/events'], authorizationContext: ['s'] });

@@ -62,9 +62,11 @@ describe('metrics accounting after mixed traffic (end to end)', () => {
     await engine.start();
     for (let n = 1; n <= EVENTS; n += 1) {
       // Every other event carries the header the placeholder address needs; all grant integration:ditto.
+      // Event 1 also grants integration:other; event 2 grants it and revokes it again.
       engine.dispatch(counterModified('org.acme:lamp', n, {
         headers: n % 2 === 0 ? { 'x-route': `r${n}`, 'correlation-id': `c${n}` } : { 'correlation-id': `c${n}` },
-        readGrantedSubjects: ['integration:ditto', ...(n === 1 ? ['integration:other'] : [])],
+        readGrantedSubjects: ['integration:ditto', ...(n <= 2 ? ['integration:other'] : [])],
+        readRevokedSubjects: n === 2 ? ['integration:other'] : [],
       }));
     }
     // tiny: one held in flight, QUEUE queued, the rest dropped at once. Release, then let all settle.
@@ -141,10 +143,11 @@ describe('metrics accounting after mixed traffic (end to end)', () => {
     expect(outcome('mixed', 'POST:/reject', 'retried') ?? 0).to.equal(0);
     expect(outcome('mixed', 'POST:/things/{{ header:x-route }}', 'dropped')).to.equal(EVENTS / 2);
     expect(outcome('mixed', 'POST:/things/{{ header:x-route }}', 'published')).to.equal(EVENTS / 2);
-    // Routing only hands a target the events its subjects may read (as Ditto does): the other nine
-    // never reach POST:/secret, so they are not dispatched to it at all.
-    expect(outcome('mixed', 'POST:/secret', 'dispatched')).to.equal(1);
-    expect(outcome('mixed', 'POST:/secret', 'unauthorized')).to.equal(0);
+    // Routing hands a target only the events that concern its subjects (as Ditto does): the eight
+    // that never name integration:other are not dispatched to POST:/secret at all; the one that
+    // grants and revokes it is dispatched and refused.
+    expect(outcome('mixed', 'POST:/secret', 'dispatched')).to.equal(2);
+    expect(outcome('mixed', 'POST:/secret', 'unauthorized')).to.equal(1);
     expect(outcome('mixed', 'POST:/secret', 'published')).to.equal(1);
     expect(outcome('tiny', 'POST:/tiny', 'dispatched')).to.equal(FLOOD);
     expect(outcome('tiny', 'POST:/tiny', 'dropped')).to.equal(FLOOD - QUEUE - 1);
@@ -197,7 +200,7 @@ describe('metrics accounting after mixed traffic (end to end)', () => {
     expect(all?.published.success.lastMessageAt).to.be.a('string');
     expect(document.targetMetrics.addressMetrics['POST:/big']?.filtered.success.PT1H).to.equal(7);
     expect(document.targetMetrics.addressMetrics['POST:/reject']?.published.failure.PT24H).to.equal(EVENTS);
-    expect(document.connectionMetrics.outbound.dispatched.success.PT1M).to.equal(EVENTS * 4 + 1);
+    expect(document.connectionMetrics.outbound.dispatched.success.PT1M).to.equal(EVENTS * 4 + 2);
     expect(engine.metrics('tiny').targetMetrics.addressMetrics['POST:/tiny']?.dropped.failure.PT1M).to.equal(FLOOD - QUEUE - 1);
   });
 

@@ -190,6 +190,17 @@ export class ConnectionRuntime {
     lane.input.next(signal);
   }
 
+  /** A signal for one of this connection's targets that its policy refuses it (READ revoked). */
+  refuse(targetIndex: number): void {
+    const lane = this.#lanes[targetIndex];
+    if (lane === undefined || !this.#accepting) return;
+    lane.counters.count('dispatched');
+    lane.counters.count('unauthorized');
+    this.records.metrics.record(lane.address, 'dispatched', true);
+    // Ditto's document has no `unauthorized`: a refused signal is filtered out for the target.
+    this.records.metrics.record(lane.address, 'filtered', true);
+  }
+
   /** Whether routed signals are taken (false while closed: Ditto sends nothing to a closed connection). */
   get receiving(): boolean {
     return this.#accepting && this.#actor.snapshot().state !== 'closed';
@@ -258,8 +269,8 @@ export class ConnectionRuntime {
   #onTargetOutcome({ targetIndex, outcome, reason, signal }: TargetOutcome): void {
     const lane = this.#lanes[targetIndex] ?? this.#laneDuringConstruction(targetIndex);
     lane.counters.count(outcome);
-    if (outcome === 'unauthorized') return;
-    this.records.metrics.record(lane.address, outcome, true);
+    // Ditto's document has no `unauthorized`: a refused signal is filtered out for the target.
+    this.records.metrics.record(lane.address, outcome === 'unauthorized' ? 'filtered' : outcome, true);
     if (outcome === 'dropped') {
       this.records.logs.log({
         category: 'target',

@@ -151,11 +151,17 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
     }
   }
 
+  // Targets concerned by a signal but refused by a revocation are accounted, not silently skipped.
+  const onRevoked = ({ connectionId, targetIndex }: { connectionId: string; targetIndex: number }): void => {
+    const runtime = runtimes.get(connectionId);
+    if (runtime?.receiving) runtime.refuse(targetIndex);
+  };
+
   function dispatch(signal: Signal): void {
     if (phase !== 'running') {
       throw new TwinlinkError(ErrorCode.ENGINE_STOPPED, `cannot dispatch: the engine is ${phase === 'created' ? 'not started' : phase}`);
     }
-    for (const { connectionId, targetIndex } of routing.match(signal)) {
+    for (const { connectionId, targetIndex } of routing.match(signal, onRevoked)) {
       const runtime = runtimes.get(connectionId);
       if (runtime?.receiving) runtime.accept(signal, targetIndex);
     }

@@ -5,7 +5,7 @@
  * authorization are, exactly as the pipeline would.
  */
 import type { TargetConfig } from '../config/types.ts';
-import { isAuthorized, type TargetAuthorization } from '../pipeline/authorize.ts';
+import { authorizationOf, type TargetAuthorization } from '../pipeline/authorize.ts';
 import { namespaceOf, parseTopicSubscription, topicKindOf, type TopicKind } from '../pipeline/target-topics.ts';
 import type { Signal } from '../protocol/signal.ts';
 
@@ -107,8 +107,12 @@ export class RoutingIndex {
     return n;
   }
 
-  /** The targets whose topic kind and namespace match `signal` and that are authorized to read it. */
-  match(signal: Signal): RouteMatch[] {
+  /**
+   * The targets whose topic kind and namespace match `signal` and that are authorized to read it.
+   * Targets that match but whose shared subject's READ is revoked go to `onRevoked` instead
+   * (a callback, so the hot path allocates nothing for them).
+   */
+  match(signal: Signal, onRevoked?: (match: RouteMatch) => void): RouteMatch[] {
     const kind = topicKindOf(signal);
     const index = this.kinds.get(kind);
     if (index === undefined) return [];
@@ -127,7 +131,9 @@ export class RoutingIndex {
       const set = entry.namespaces.get(kind);
       if (set === undefined) return;
       if (set !== null && (namespace === undefined || !set.has(namespace))) return;
-      if (!isAuthorized(signal, entry.authorization)) return;
+      const verdict = authorizationOf(signal, entry.authorization);
+      if (verdict === 'revoked') onRevoked?.(entry);
+      if (verdict !== 'granted') return;
       out.push({ connectionId: entry.connectionId, targetIndex: entry.targetIndex });
     };
     if (subjectCost < nsCost) {

@@ -18,14 +18,23 @@ export interface TargetAuthorization {
  * @example isAuthorized(signal, { connectionId: 'c', subjects: new Set(['integration:ditto']) })
  */
 export function isAuthorized(signal: Signal, target: TargetAuthorization): boolean {
-  if (signal.type === 'connection.announcement') return signal.connectionId === target.connectionId;
+  return authorizationOf(signal, target) === 'granted';
+}
+
+/**
+ * The authorization verdict: `granted`; `revoked` when the target shares a granted subject whose
+ * READ is revoked (the target is concerned but refused — counted as `unauthorized`); `none` when it
+ * shares no granted subject at all (the signal is not for this target).
+ */
+export function authorizationOf(signal: Signal, target: TargetAuthorization): 'granted' | 'revoked' | 'none' {
+  if (signal.type === 'connection.announcement') return signal.connectionId === target.connectionId ? 'granted' : 'none';
   let granted = false;
   for (const subject of signal.readGrantedSubjects) {
     if (!target.subjects.has(subject)) continue;
-    if (signal.readRevokedSubjects.includes(subject)) return false;
+    if (signal.readRevokedSubjects.includes(subject)) return 'revoked';
     granted = true;
   }
-  return granted;
+  return granted ? 'granted' : 'none';
 }
 
 /** Operator: passes authorized items, reports the others. */
