@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { buildStatusDocument, clientName } from '../../src/engine/status-document.ts';
 import type { ConnectionConfig, TargetConfig } from '../../src/config/types.ts';
 import type { TokenStatus } from '../../src/auth/token-source.ts';
-import type { ConnectionState, DittoConnectionStatus } from '../../src/engine/types.ts';
+
 import { ErrorCode } from '../../src/errors.ts';
 
 const target = (address: string): TargetConfig => ({

@@ -75,12 +75,15 @@ export const engineMachine = setup({
       on: {
         START: {
           target: 'running',
-          actions: ({ context, self }) => {
-            // Spawning through our own events keeps one code path for initial and added connections.
+          // One assign spawns every initial child: XState merges the new children into the
+          // snapshot once per assign, where one spawn action per connection would copy the
+          // children map each time (quadratic in the number of connections).
+          actions: assign(({ context, spawn }) => {
             for (const definition of Object.values(context.definitions)) {
-              self.send({ type: 'CONNECTION.ADD', definition });
+              spawn('connection', { id: childId(definition.id), input: { definition } });
             }
-          },
+            return {};
+          }),
         },
         'CONNECTION.ADD': { actions: 'rememberDefinition' },
         'CONNECTION.UPDATE': { actions: 'rememberDefinition' },
