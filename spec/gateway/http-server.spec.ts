@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { FakeEngine } from './fake-engine.ts';
 import { parseConfigText } from '../../src/config/load.ts';
-import type { TwinlinkConfig } from '../../src/config/types.ts';
+import type { ConnectionConfig, TwinlinkConfig } from '../../src/config/types.ts';
 import { hashPassword } from '../../src/gateway/basic-auth.ts';
 import { createHttpServer } from '../../src/gateway/http-server.ts';
 import type { ThingEvent } from '../../src/protocol/signal.ts';
@@ -48,6 +48,7 @@ describe('gateway HTTP server', () => {
   let app: FastifyInstance;
   let engine: FakeEngine;
   let config: TwinlinkConfig;
+  const tested: ConnectionConfig[] = [];
 
   before(async () => {
     const hash = await hashPassword('hashed-pw');
@@ -65,7 +66,13 @@ connections:${connectionYaml}
   beforeEach(async () => {
     engine = new FakeEngine(config.connections);
     const store = new ThingStore({ defaultNamespace: config.things.defaultNamespace });
-    app = await createHttpServer({ engine, store, logger: pino({ level: 'silent' }), auth: () => config.auth, settings: () => config.engine, bodyLimit: 4096 });
+    tested.length = 0;
+    // The real dry-run test (token + reach) is specified against local servers in connection-test.spec.ts.
+    const testConnection = async (connection: ConnectionConfig) => {
+      tested.push(connection);
+      return { connectionId: connection.id, status: 200 as const, testResult: 'ok', checks: [] };
+    };
+    app = await createHttpServer({ engine, store, logger: pino({ level: 'silent' }), auth: () => config.auth, settings: () => config.engine, bodyLimit: 4096, testConnection });
   });
   afterEach(() => app.close());
 
@@ -204,11 +211,12 @@ connections:${connectionYaml}
       expect([missing.statusCode, missing.json().error]).to.deep.equal([404, 'connectivity:connection.notfound']);
     });
 
-    it('validates without creating on ?dry-run=true', async () => {
+    it('validates and tests without creating on ?dry-run=true', async () => {
       const response = await app.inject({ method: 'POST', url: '/api/2/connections?dry-run=true', headers: { authorization: DEVOPS }, payload: newConnection });
       expect(response.statusCode).to.equal(200);
       expect(response.body).to.not.include('top-secret').and.not.include(':pw@');
-      expect(response.json().uri).to.equal('https://user:***@hook.example');
+      expect(response.json()).to.deep.include({ connectionId: 'second', testResult: 'ok' });
+      expect(tested.map((c) => c.uri)).to.deep.equal(['https://user:pw@hook.example']);
       expect(engine.connection('second')).to.equal(undefined);
     });
 

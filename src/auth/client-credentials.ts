@@ -5,9 +5,11 @@
  * (misconfiguration), {@link TokenResponseError} (unusable 2xx answer).
  */
 import got, { CancelError, RequestError, TimeoutError } from 'got';
+import type { HostPolicy } from '../shared/host-policy.ts';
 import type { OAuthClientCredentials } from '../config/types.ts';
-import { TokenEndpointError, TokenRejectedError, TokenResponseError, TwinlinkError, type OAuthErrorFields } from '../errors.ts';
+import { HostBlockedError, TokenEndpointError, TokenRejectedError, TokenResponseError, TwinlinkError, type OAuthErrorFields } from '../errors.ts';
 import { parseRetryAfter } from '../shared/backoff.ts';
+import { safeCause } from '../shared/safe-cause.ts';
 import { clean, parseOAuthError, parseTokenResponse, type TokenEndpointAnswer, type TokenResponse } from './token-response.ts';
 
 /** TLS settings of the connection, applied to the token endpoint too (Ditto ignores them). */
@@ -35,6 +37,11 @@ export interface TokenRequestOptions {
   readonly signal?: AbortSignal;
   /** Epoch ms now, for `Retry-After` dates. */
   readonly now?: () => number;
+  /**
+   * Engine host filtering: when enabled, the endpoint's host is checked before the request and
+   * again at connect time; a refusal rejects with {@link HostBlockedError} (`ERR_HOST_BLOCKED`).
+   */
+  readonly hostPolicy?: HostPolicy;
 }
 
 /** RFC 6749 §5.2 codes that mean the credentials themselves are wrong: retrying will not help. */
@@ -115,10 +122,14 @@ export async function requestClientCredentialsToken(options: TokenRequestOptions
   const label = endpointLabel(credentials.tokenEndpoint);
   const secrets = secretsOf(credentials);
   const request = buildTokenRequest(credentials);
+  const hostPolicy = options.hostPolicy?.enabled ? options.hostPolicy : undefined;
+  // Refused before any socket is opened; throws HostBlockedError naming host and rule, never the secret.
+  if (hostPolicy) await hostPolicy.check(request.url);
 
   let tooLarge = false;
   const pending = got.post(request.url, {
-    headers: { ...request.headers, 'user-agent': 'twinlink' },
+    // Only the seed's headers: got's default User-Agent is dropped.
+    headers: { ...request.headers, 'user-agent': undefined },
     body: request.body,
     followRedirect: false,
     throwHttpErrors: false,
@@ -129,6 +140,7 @@ export async function requestClientCredentialsToken(options: TokenRequestOptions
     responseType: 'text',
     timeout: { request: timeout },
     https: { certificateAuthority: tls.ca, rejectUnauthorized: tls.validateCertificates },
+    ...(hostPolicy ? { dnsLookup: hostPolicy.dnsLookup } : {}),
     ...(signal ? { signal } : {}),
   });
   // Count bytes as they arrive and give up before buffering an oversized body.
@@ -198,16 +210,18 @@ export function describeOAuthError(oauth: OAuthErrorFields): string {
   return `${oauth.error}${oauth.errorDescription ? ` (${oauth.errorDescription})` : ''}${oauth.errorUri ? ` see ${oauth.errorUri}` : ''}`;
 }
 
-/** got's errors carry the request options (and so the secret): keep them only as hidden `cause`. */
+/** got's errors carry the request options (and so the secret): keep only a sanitized copy as hidden `cause`. */
 function translateRequestError(error: unknown, label: string, timeout: number, secrets: readonly string[]): TwinlinkError {
   if (error instanceof TwinlinkError) return error;
+  // Refused by the host filter at connect time (e.g. the name re-resolved to a private address).
+  if (error instanceof RequestError && error.cause instanceof HostBlockedError) return error.cause;
   if (error instanceof TimeoutError) {
-    return new TokenEndpointError(`token request to ${label} timed out after ${timeout} ms`, { cause: error });
+    return new TokenEndpointError(`token request to ${label} timed out after ${timeout} ms`, { cause: safeCause(error) });
   }
   if (error instanceof CancelError || (error instanceof RequestError && error.code === 'ERR_ABORTED')) {
-    return new TokenEndpointError(`token request to ${label} was aborted`, { cause: error });
+    return new TokenEndpointError(`token request to ${label} was aborted`, { cause: safeCause(error) });
   }
   const code = error instanceof RequestError ? error.code : undefined;
   const message = error instanceof Error ? clean(error.message, secrets, 200) : 'unknown error';
-  return new TokenEndpointError(`token request to ${label} failed${code ? ` (${code})` : ''}: ${message}`, { cause: error });
+  return new TokenEndpointError(`token request to ${label} failed${code ? ` (${code})` : ''}: ${message}`, { cause: safeCause(error) });
 }

@@ -5,6 +5,7 @@
  * refuse a token. The engine keeps one per {@link credentialKey}.
  */
 import type { Logger } from 'pino';
+import type { HostPolicy } from '../shared/host-policy.ts';
 import { BehaviorSubject, Subject, distinctUntilChanged, filter } from 'rxjs';
 import { createActor, fromPromise, type SnapshotFrom } from 'xstate';
 import type { OAuth2Settings, OAuthClientCredentials } from '../config/types.ts';
@@ -26,6 +27,8 @@ export interface TokenActorOptions {
   /** [0, 1), for jitter; defaults to `Math.random`. */
   readonly random?: () => number;
   readonly logger?: Logger;
+  /** Engine host filtering for the token endpoint (see `requestClientCredentialsToken`). */
+  readonly hostPolicy?: HostPolicy;
   /** Replaces the HTTP token request (machine specs); gets the signal that aborts it. */
   readonly fetchToken?: (signal: AbortSignal) => Promise<TokenResponse>;
 }
@@ -76,6 +79,7 @@ export function createTokenActor(options: TokenActorOptions): TokenActor {
       maxResponseBytes: settings.maxResponseBytes,
       signal,
       now: () => clock.now(),
+      ...(options.hostPolicy ? { hostPolicy: options.hostPolicy } : {}),
     }));
 
   const fetchToken = fromPromise<AccessToken>(async ({ signal }) => {

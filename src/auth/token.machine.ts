@@ -15,7 +15,7 @@
  */
 import { and, assign, emit, fromPromise, setup } from 'xstate';
 import type { OAuth2Settings } from '../config/types.ts';
-import { TokenEndpointError, TokenRejectedError, TwinlinkError } from '../errors.ts';
+import { HostBlockedError, TokenEndpointError, TokenRejectedError, TwinlinkError } from '../errors.ts';
 import { backoffDelay } from '../shared/backoff.ts';
 import type { Clock } from '../shared/clock.ts';
 import { isServable, refreshAt, timerDelay } from './refresh-schedule.ts';
@@ -88,7 +88,10 @@ export const tokenMachine = setup({
     hasServableToken: ({ context }) =>
       context.token !== undefined && isServable(context.token, context.clock.now(), context.settings.maxClockSkew),
     isCurrentToken: ({ context, event }) => event.type === 'UNAUTHORIZED' && context.token?.value === event.value,
-    rejected: (_, params: { error: unknown }) => params.error instanceof TokenRejectedError,
+    // A token endpoint refused by engine host filtering will not become allowed by retrying soon
+    // (an unresolvable one may: DNS can come back).
+    rejected: (_, params: { error: unknown }) =>
+      params.error instanceof TokenRejectedError || (params.error instanceof HostBlockedError && params.error.rule !== 'unresolvable'),
   },
   actions: {
     storeToken: assign(({ context }, params: { token: AccessToken }) => ({

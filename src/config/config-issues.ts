@@ -24,12 +24,26 @@ export interface SourceDocument {
 /** Keys whose values must never appear in a message. */
 const SECRET_KEYS = new Set(['clientSecret', 'password', 'passwordHash']);
 
+/**
+ * Text a mangled document may have carried out of a secret field (a block read as one multi-line
+ * string, a mapping used as a key, a URL with userinfo): such text is described, never quoted.
+ */
+function mayHoldSecret(text: string): boolean {
+  return /[\r\n]|password|secret|:\/\/[^\s/]*@/i.test(text);
+}
+
+/** A key as shown in paths and messages. */
+function shownKey(key: string): string {
+  // Plain names (`password`, `x-api-key`) are shown; only mangled structure used as a key is hidden.
+  return key.length > 64 || (mayHoldSecret(key) && !/^[\w.$-]+$/.test(key)) ? '<unexpected key>' : key;
+}
+
 /** `connections[0].targets[1].address` */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out === '' ? String(segment) : `.${String(segment)}`;
+    else out += out === '' ? shownKey(String(segment)) : `.${shownKey(String(segment))}`;
   }
   return out;
 }
@@ -75,7 +89,7 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], file: SourceD
       const known = knownKeys(schema, path);
       for (const key of issue.keys) {
         const hint = known.length > 0 ? ` (expected one of ${known.join(', ')})` : '';
-        out.push(withSource({ path: formatPath([...path, key]), message: `unknown key "${key}"${hint}`, ...position(file, path, key) }, extraSource));
+        out.push(withSource({ path: formatPath([...path, key]), message: `unknown key "${shownKey(key)}"${hint}`, ...position(file, path, key) }, extraSource));
       }
       continue;
     }
@@ -91,9 +105,18 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], file: SourceD
 /** A YAML parser error as a config issue at the parser's position. */
 export function fromYamlError(error: YAMLError, extraSource?: string): ConfigIssue {
   // prettyErrors appends " at line X, column Y:" and a source excerpt; the position is ours to format.
-  const message = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
+  const message = withoutEcho((error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, ''));
   const pos = error.linePos?.[0];
   return withSource({ path: '', message: `YAML syntax error: ${message}`, line: pos?.line, column: pos?.col }, extraSource);
+}
+
+/** A YAML error message without the source text some messages quote (it may be a secret value). */
+function withoutEcho(message: string): string {
+  const echoing = /^(Block scalar header includes extra characters|Unresolved tag|Could not resolve tag|Not a valid tag|Ordered maps must not include duplicate keys|Unknown directive|Unsupported YAML version|Unresolved plain scalar)\b.*$/s;
+  return message
+    .replace(echoing, '$1')
+    .replace(/^The .* tag has no suffix$/s, 'A tag has no suffix')
+    .replace(/^Verbatim tags aren't resolved, so .* is invalid\.$/s, "Verbatim tags aren't resolved");
 }
 
 function withSource(issue: ConfigIssue, source: string | undefined): ConfigIssue {
@@ -107,7 +130,11 @@ function found(path: readonly Segment[], value: unknown, message: string): strin
   if (value === undefined || message.includes('(found') || (typeof last === 'string' && SECRET_KEYS.has(last))) return '';
   let shown: string;
   if (typeof value === 'string') {
-    const safe = last === 'uri' || last === 'tokenEndpoint' ? maskUri(value) : value;
+    const url = last === 'uri' || last === 'tokenEndpoint';
+    const safe = url ? maskUri(value) : value;
+    // A mangled `https://user:pw@…` (or one cut short) that maskUri did not recognise is not quoted.
+    if (url && safe === value && !URL.canParse(value) && /@|:\/\/[^/]*:/.test(value)) return '';
+    if (!url && mayHoldSecret(safe)) return ' (found a string, not shown)';
     shown = JSON.stringify(safe.length > 80 ? `${safe.slice(0, 77)}...` : safe);
     if (message.includes(shown)) return '';
   } else if (Array.isArray(value)) shown = value.length === 0 ? 'an empty list' : 'a list';

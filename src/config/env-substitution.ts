@@ -76,7 +76,8 @@ export function substituteEnv(doc: Document, text: string, lineCounter: LineCoun
 
 function reread(value: string): string | number | boolean {
   try {
-    const parsed: unknown = parseYaml(value);
+    // logLevel 'error': a warning (e.g. an unknown tag) would print the value, which may be a secret.
+    const parsed: unknown = parseYaml(value, { logLevel: 'error' });
     return typeof parsed === 'number' || typeof parsed === 'boolean' ? parsed : value;
   } catch {
     return value;

@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
+import type { Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, ErrorCode } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
@@ -87,7 +88,7 @@ function fail(collected: Collected, source: string): never {
 /** Parses YAML keeping positions, then substitutes variables. `extraSource` marks non-main files. */
 function parseFile(text: string, source: string, env: Env, collected: Collected, extraSource?: string): ParsedFile {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     // Only the first: after one syntax error the parser's follow-up errors are mostly echoes of it.
     add(collected, 'syntax', doc.errors.slice(0, 1).map((e) => fromYamlError(e, extraSource)));
@@ -99,9 +100,37 @@ function parseFile(text: string, source: string, env: Env, collected: Collected,
     'env',
     problems.map((p) => ({ path: formatPath(p.path), message: p.message, line: p.line, column: p.column, ...(extraSource ? { source: extraSource } : {}) })),
   );
-  // An empty file is an empty mapping: every default applies.
-  const data: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  let data: unknown;
+  try {
+    // An empty file is an empty mapping: every default applies.
+    data = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (error) {
+    // The parser accepts an alias without an anchor (or an alias bomb) and only toJS throws.
+    add(collected, 'syntax', [aliasIssue(doc, lineCounter, error, extraSource)]);
+    return { source, doc, lineCounter, data: undefined, envPaths: new Set(), syntaxFailed: true };
+  }
   return { source, doc, lineCounter, data, envPaths: new Set(problems.map((p) => formatPath(p.path))), syntaxFailed: false };
+}
+
+/** The syntax issue for an alias `toJS` could not resolve, at the first unresolvable alias. */
+function aliasIssue(doc: Document, lineCounter: LineCounter, error: unknown, extraSource?: string): ConfigIssue {
+  let offset: number | undefined;
+  let unresolved = false;
+  visit(doc, {
+    Alias(_, node) {
+      offset ??= node.range?.[0];
+      if (node.resolve(doc) !== undefined) return undefined;
+      offset = node.range?.[0];
+      unresolved = true;
+      return visit.BREAK;
+    },
+  });
+  const pos = lineCounter.linePos(offset ?? 0);
+  // The alias name is not echoed: a mangled file can turn a secret value into one (`password: *s3cret`).
+  const message = unresolved
+    ? 'YAML syntax error: alias without an anchor (an alias *name needs an anchor &name earlier in the file)'
+    : `YAML syntax error: ${error instanceof Error && /alias count/i.test(error.message) ? 'too many aliases' : 'aliases cannot be resolved'}`;
+  return { path: '', message, line: pos.line, column: pos.col, ...(extraSource ? { source: extraSource } : {}) };
 }
 
 function schemaIssues(result: z.ZodSafeParseResult<unknown>, file: ParsedFile, schema: z.ZodType, extraSource?: string): ConfigIssue[] {

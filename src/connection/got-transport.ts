@@ -7,13 +7,15 @@ import http from 'node:http';
 import https from 'node:https';
 import got, { TimeoutError, type Got } from 'got';
 import { PublishError } from '../errors.ts';
+import { safeCause } from '../shared/safe-cause.ts';
 import type { Transport, TransportOptions, TransportRequest, TransportResponse } from './transport.ts';
 
 /**
  * Builds the got-backed transport of one connection: `maxSockets = parallelism`, TLS from
  * `ca`/`validateCertificates`, no got retries (the publisher retries), no redirects, any HTTP status
- * resolves. Network failures and timeouts reject with a {@link PublishError} whose `reason` is short
- * (`timeout`, `ECONNREFUSED`, `ECONNRESET`, `aborted`, …) and whose hidden `cause` is got's error.
+ * resolves, and no headers beyond the request's own (no `User-Agent`, no `Accept-Encoding`). Network
+ * failures and timeouts reject with a {@link PublishError} whose `reason` is short (`timeout`,
+ * `ECONNREFUSED`, `ECONNRESET`, `aborted`, …) and whose hidden `cause` is got's error.
  *
  * @example
  * const transport = createGotTransport({ parallelism: 4, validateCertificates: true, maxResponseBytes: 65536 });
@@ -37,7 +39,12 @@ export function createGotTransport(options: TransportOptions): Transport {
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false,
-    headers: { 'user-agent': 'twinlink' },
+    // On the wire exactly as the seed shows Ditto's request: no Accept-Encoding (got sends
+    // `gzip, deflate, br` when it decompresses) and no User-Agent (got's default is dropped).
+    // A target's headerMapping may still set either.
+    decompress: false,
+    headers: { 'user-agent': undefined },
+    ...(options.dnsLookup ? { dnsLookup: options.dnsLookup } : {}),
   });
   const maxBytes = options.maxResponseBytes;
 
@@ -113,7 +120,8 @@ export function toPublishError(error: Error, request: Pick<TransportRequest, 'me
   else reason = 'network';
   const what = reason === 'timeout' ? `no response within ${request.timeout}ms` : reason;
   // The URL may carry credentials in its query; show only origin and path.
-  return new PublishError(`${request.method} ${safeUrl(request.url)} failed: ${what}`, { reason, cause: error });
+  // got's error holds the request headers (Authorization): keep a sanitized copy as cause.
+  return new PublishError(`${request.method} ${safeUrl(request.url)} failed: ${what}`, { reason, cause: safeCause(error) });
 }
 
 function safeUrl(url: string): string {

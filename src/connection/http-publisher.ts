@@ -4,6 +4,7 @@
  * circuit breaker, acknowledgements, and a drain for shutdown. Every message ends in exactly one
  * terminal outcome (`published`, `failed`, `dropped`), reported through `onOutcome`.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { AccessToken, TokenSource } from '../auth/token-source.ts';
 import type { ConnectionConfig, HttpPushSettings } from '../config/types.ts';
@@ -173,6 +174,9 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
 
   let draining = false;
   const shutdown = new AbortController();
+  // Each in-flight request (and each retry sleep or token wait) listens on this one signal: up to
+  // 2 × parallelism listeners are expected, not a leak (Node warns past 10).
+  setMaxListeners(2 * parallelism + 10, shutdown.signal);
   let drainReport: { delivered: number; failed: number; undelivered: number } | undefined;
   let drainDone: (() => void) | undefined;
   let drainPromise: Promise<PublisherDrainReport> | undefined;

@@ -1,3 +1,5 @@
+import type { LookupFunction } from 'node:net';
+
 /**
  * The HTTP transport: one request in, one response out. Kept minimal so that a faster client
  * (node:http, undici) can replace got behind it without touching the publisher.
@@ -33,6 +35,11 @@ export interface Transport {
 
 /** TLS and pool settings a transport is built from. */
 export interface TransportOptions {
+  /**
+   * DNS lookup used when connecting (`net` signature), e.g. the engine's host filter
+   * (`HostPolicy.dnsLookup`), which refuses blocked addresses at connect time.
+   */
+  readonly dnsLookup?: LookupFunction;
   readonly parallelism: number;
   readonly ca?: string;
   readonly validateCertificates: boolean;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { OAuth2Settings, OAuthClientCredentials } from '../config/types.ts';
 import { createTokenActor, type TokenActor } from '../auth/token-actor.ts';
 import { credentialKey } from '../auth/credential-key.ts';
+import { endpointLabel } from '../auth/client-credentials.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { HostPolicy } from '../shared/host-policy.ts';
 
@@ -44,7 +45,8 @@ export class TokenRegistry {
         tls,
         clock: this.deps.clock,
         random: this.deps.random,
-        logger: this.deps.logger?.child({ tokenEndpoint: credentials.tokenEndpoint, clientId: credentials.clientId }),
+        // The label drops userinfo, query and fragment, which could carry credentials.
+        logger: this.deps.logger?.child({ tokenEndpoint: endpointLabel(credentials.tokenEndpoint), clientId: credentials.clientId }),
         ...(this.deps.hostPolicy ? { hostPolicy: this.deps.hostPolicy } : {}),
       });
       entry = { actor, users: 0 };

@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticate } from './basic-auth.ts';
+import { testConnection } from './connection-test.ts';
+import type { ConnectionTester } from './connection-test.ts';
 import { unauthorized } from './http-errors.ts';
 import { parseConnection } from '../config/load.ts';
 import { redactConnection } from '../config/redact.ts';
@@ -27,6 +29,8 @@ export interface ConnectionsRoutesOptions {
   readonly settings: () => EngineSettings;
   /** The current devops account (a function, so a config reload takes effect at once). */
   readonly devops: () => DevopsConfig;
+  /** What `?dry-run=true` runs after validation (default {@link testConnection}: token + reach). */
+  readonly testConnection?: ConnectionTester;
 }
 
 /** Commands `POST /api/2/connections/{id}/command` accepts. */
@@ -79,7 +83,11 @@ export async function connectionsRoutes(app: FastifyInstance, options: Connectio
     const raw = request.body as Record<string, unknown> | undefined;
     const id = typeof raw?.id === 'string' ? raw.id : randomUUID();
     const connection = parse(raw, id, 'POST /api/2/connections');
-    if (dryRun === 'true') return reply.code(200).send(redactConnection(connection));
+    if (dryRun === 'true') {
+      // As Ditto's test: validate, then try it for real (token, target) without creating it.
+      const result = await (options.testConnection ?? testConnection)(connection, options.settings());
+      return reply.code(200).send(result);
+    }
     if (engine.connection(id)) {
       throw new DittoApiError(409, 'connectivity:connection.conflict', `The Connection with ID '${id}' already exists.`, 'Choose another ID or modify the existing Connection.');
     }

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { connectionsRoutes } from './connections-routes.ts';
 import type { EngineExtensions } from './connections-routes.ts';
+import type { ConnectionTester } from './connection-test.ts';
 import { dittoErrorHandler, parseJsonBody } from './http-errors.ts';
 import { thingsRoutes } from './things-routes.ts';
 import type { EngineSettings, TwinlinkConfig } from '../config/types.ts';
@@ -29,6 +30,8 @@ export interface HttpServerOptions {
   /** `GET /health` answers UP only while this returns true (default: always). */
   readonly isReady?: () => boolean;
   readonly bodyLimit?: number;
+  /** What `POST /api/2/connections?dry-run=true` runs after validation (default: the real test). */
+  readonly testConnection?: ConnectionTester;
 }
 
 /**
@@ -75,6 +78,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     engine: options.engine,
     settings: options.settings,
     devops: () => options.auth().devops,
+    ...(options.testConnection ? { testConnection: options.testConnection } : {}),
   });
   return app;
 }

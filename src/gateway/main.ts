@@ -39,6 +39,31 @@ function reportLoadError(error: unknown): number {
   return ExitCode.FAILURE;
 }
 
+const LISTEN_PROBLEMS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use (is another twinlink running?)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'the address is not available on this machine',
+};
+
+/**
+ * One line saying why the gateway could not start. Listen failures name the address and the
+ * setting that chose it (`http.port` / `TWINLINK_PORT`, `demo.port` / `DEMO_PORT`).
+ *
+ * @example describeStartError(eaddrinuse, config)
+ * // 'cannot listen on 127.0.0.1:8080 (http.host/http.port, TWINLINK_PORT in the default config): the address is already in use (is another twinlink running?)'
+ */
+export function describeStartError(error: unknown, config: TwinlinkConfig): string {
+  const { code, address, port, syscall } = error as { code?: unknown; address?: unknown; port?: unknown; syscall?: unknown };
+  if (syscall === 'listen' && typeof code === 'string') {
+    const where = typeof address === 'string' ? `${address}:${String(port)}` : String(port);
+    const isDemo = config.demo?.enabled === true && port === config.demo.port && port !== config.http.port;
+    const setting = isDemo ? 'demo.host/demo.port, DEMO_PORT in the default config' : 'http.host/http.port, TWINLINK_PORT in the default config';
+    return `cannot listen on ${where} (${setting}): ${LISTEN_PROBLEMS[code] ?? code}`;
+  }
+  if (error instanceof TwinlinkError) return `gateway failed to start: ${error.code}: ${error.message}`;
+  return `gateway failed to start: ${error instanceof Error ? error.message : String(error)}`;
+}
+
 /**
  * Runs the CLI with `argv` (without node and script); resolves with the exit code once the
  * command is finished (for `--check`) or the gateway has stopped.
@@ -93,7 +118,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     gateway = await startGateway({ config, configPath, logger, drainTimeout });
   } catch (error) {
-    logger.fatal({ err: error }, 'gateway failed to start');
+    const message = describeStartError(error, config);
+    // A clear line, not a stack, for what the operator must fix (a busy port); an unexpected
+    // failure keeps its stack in the log for a bug report.
+    const expected = (error as { syscall?: unknown }).syscall === 'listen' || error instanceof TwinlinkError;
+    logger.fatal(expected ? { code: (error as { code?: unknown }).code } : { err: error }, message);
+    process.stderr.write(`twinlink: ${message}\n`);
     return ExitCode.FAILURE;
   }
 
@@ -122,7 +152,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     watchers.push(watch(dirname(resolve(configPath)), (_event, name) => {
       if (name === file) changed();
     }));
-    if (config.connectionsDir) watchers.push(watch(resolve(dirname(resolve(configPath)), config.connectionsDir), changed));
+    const watched = [resolve(configPath)];
+    if (config.connectionsDir) {
+      const connectionsDir = resolve(dirname(resolve(configPath)), config.connectionsDir);
+      watchers.push(watch(connectionsDir, changed));
+      watched.push(connectionsDir);
+    }
+    // From here on a change is seen (specs and operators wait for this line).
+    logger.info({ watched }, 'watching the configuration for changes');
   }
 
   return new Promise<number>((done) => {

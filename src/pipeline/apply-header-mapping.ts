@@ -1,7 +1,9 @@
 /**
  * Header mapping stage: resolves the target's `headerMapping` templates into request headers.
- * An unresolvable header is left out; a value containing CR or LF is dropped, so event data can never
- * inject headers. The special headers `http.path` and `http.query` replace the request path and query.
+ * An unresolvable header is left out; a value containing CR, LF or any other character an HTTP
+ * header value cannot carry (controls, code points above U+00FF) is dropped, so event data can never
+ * inject headers nor make the request itself fail. The special headers `http.path` and `http.query`
+ * replace the request path and query.
  */
 import { map, type OperatorFunction } from 'rxjs';
 import { ErrorCode, PlaceholderError, TwinlinkError } from '../errors.ts';
@@ -16,7 +18,9 @@ export const HTTP_PATH_HEADER = 'http.path';
 export const HTTP_QUERY_HEADER = 'http.query';
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const CRLF = /[\r\n]/;
+// Node's own rule for header values (RFC 9110 field-value, obs-text allowed): anything else makes
+// http.request throw ERR_INVALID_CHAR, failing the whole message.
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** One compiled `headerMapping` entry. */
 export interface CompiledHeader {
@@ -57,13 +61,13 @@ export function resolveHeaders(compiled: readonly CompiledHeader[], item: Mapped
   const extra = item.message.headers;
   if (extra) for (const name in extra) {
     const value = extra[name];
-    if (value !== undefined && !CRLF.test(value) && TOKEN.test(name)) headers[name.toLowerCase()] = value;
+    if (value !== undefined && !INVALID_HEADER_VALUE.test(value) && TOKEN.test(name)) headers[name.toLowerCase()] = value;
   }
   let pathOverride: string | undefined;
   let queryOverride: string | undefined;
   for (const { name, template } of compiled) {
     const value = template.resolve(ctx);
-    if (value === undefined || CRLF.test(value)) continue;
+    if (value === undefined || INVALID_HEADER_VALUE.test(value)) continue;
     if (name === HTTP_PATH_HEADER) pathOverride = value;
     else if (name === HTTP_QUERY_HEADER) queryOverride = value;
     else headers[name] = value;
