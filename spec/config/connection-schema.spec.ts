@@ -114,6 +114,49 @@ const cases: Case[] = [
     at: '"_/_/things',
   },
   {
+    rule: 'an RQL filter must parse, and the error gives its position in the filter',
+    overrides: { targets: target(['      - address: "POST:/x"', '        topics: ["_/_/things/twin/events?filter=eq(attributes/x,"]', '        authorizationContext: [a]']) },
+    path: 'connections[0].targets[0].topics[0]',
+    message: /at position \d+ of filter 'eq\(attributes\/x,'/,
+    at: '"_/_/things',
+  },
+  {
+    rule: 'address placeholders must be known',
+    overrides: { targets: target(['      - address: "POST:/things/{{ thing:nope }}"', '        topics: ["_/_/things/twin/events"]', '        authorizationContext: [a]']) },
+    path: 'connections[0].targets[0].address',
+    message: /unknown placeholder 'thing:nope'.*at position/,
+    at: '"POST:/things/',
+  },
+  {
+    rule: 'headerMapping values may use known placeholders and fn: functions only',
+    overrides: {
+      targets: target([
+        '      - address: "POST:/x"',
+        '        topics: ["_/_/things/twin/events"]',
+        '        authorizationContext: [a]',
+        '        headerMapping:',
+        '          x-thing: "{{ thing:id | fn:shout }}"',
+      ]),
+    },
+    path: 'connections[0].targets[0].headerMapping.x-thing',
+    message: /fn:shout/,
+    at: '"{{ thing:id',
+  },
+  {
+    rule: 'issuedAcknowledgementLabel placeholders must be known',
+    overrides: {
+      targets: target([
+        '      - address: "POST:/x"',
+        '        topics: ["_/_/things/twin/events"]',
+        '        authorizationContext: [a]',
+        '        issuedAcknowledgementLabel: "{{connection:id}}:{{ thing:colour }}"',
+      ]),
+    },
+    path: 'connections[0].targets[0].issuedAcknowledgementLabel',
+    message: /unknown placeholder 'thing:colour'/,
+    at: '"{{connection:id}}',
+  },
+  {
     rule: 'authorizationContext must not be empty',
     overrides: { targets: target(['      - address: "POST:/x"', '        topics: ["_/_/things/twin/events"]', '        authorizationContext: []']) },
     path: 'connections[0].targets[0].authorizationContext',

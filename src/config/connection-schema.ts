@@ -7,22 +7,14 @@
 import { z } from 'zod';
 import type { ConnectionConfig, HttpVerb } from './types.ts';
 import { duration, httpUrl, httpUrlProblem, integer, nonEmpty } from './schema-primitives.ts';
+import { TwinlinkError } from '../errors.ts';
+import { compileHeaderMapping } from '../pipeline/apply-header-mapping.ts';
+import { compileAddress } from '../pipeline/resolve-address.ts';
+import { parseTopicSubscription } from '../pipeline/target-topics.ts';
+import { compileTemplate } from '../placeholders/compile-template.ts';
 
 /** Verbs a target address may start with. */
 export const HTTP_VERBS: readonly HttpVerb[] = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'];
-
-/** The six topics a Ditto target may subscribe to. */
-export const DITTO_TOPICS = [
-  '_/_/things/twin/events',
-  '_/_/things/live/events',
-  '_/_/things/live/messages',
-  '_/_/things/live/commands',
-  '_/_/policies/announcements',
-  '_/_/connections/announcements',
-] as const;
-
-/** Query parameters a topic may carry. */
-export const TOPIC_PARAMETERS = ['namespaces', 'filter', 'extraFields'] as const;
 
 /** Payload mappings that exist without a `mappingDefinitions` entry. */
 export const BUILT_IN_MAPPINGS = ['Ditto', 'Normalized'] as const;
@@ -31,30 +23,35 @@ const ADDRESS_FORMAT = "Target address has invalid format. Expect '<VERB>:/<path
 const ADDRESS = new RegExp(`^(${HTTP_VERBS.join('|')}):(/.*)$`, 's');
 const PLACEHOLDER = /\{\{.*?\}\}/gs;
 
-/** Why a target address is unusable, or undefined. Placeholders (`{{ … }}`) may contain spaces. */
+/** The message of the coded error `compile` throws, or undefined when it compiles. */
+function compileProblem(compile: () => unknown): string | undefined {
+  try {
+    compile();
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof TwinlinkError)) throw error;
+    const position = (error as { position?: unknown }).position;
+    return typeof position === 'number' && !error.message.includes('position') ? `${error.message} (at position ${position})` : error.message;
+  }
+}
+
+/**
+ * Why a target address is unusable, or undefined: Ditto's format rule, then its placeholders
+ * (unknown names and functions are reported with their position).
+ */
 export function targetAddressProblem(address: string): string | undefined {
   const match = ADDRESS.exec(address);
   if (!match) return `${ADDRESS_FORMAT} with <VERB> one of ${HTTP_VERBS.join(', ')}`;
   if (/\s/.test((match[2] ?? '').replace(PLACEHOLDER, ''))) return `${ADDRESS_FORMAT}; the path must not contain whitespace outside {{ placeholders }}`;
-  return undefined;
+  return compileProblem(() => compileAddress(address));
 }
 
-/** Why a topic (with its optional `?namespaces=&filter=&extraFields=`) is unusable, or undefined. */
+/**
+ * Why a topic (with its optional `?namespaces=&filter=&extraFields=`) is unusable, or undefined.
+ * The pipeline's own parser decides, so load-time and run-time rules cannot drift apart.
+ */
 export function topicProblem(topic: string): string | undefined {
-  const q = topic.indexOf('?');
-  const base = q < 0 ? topic : topic.slice(0, q);
-  if (!(DITTO_TOPICS as readonly string[]).includes(base)) return `unknown topic "${base}" (expected one of ${DITTO_TOPICS.join(', ')})`;
-  if (q < 0) return undefined;
-  const seen = new Set<string>();
-  for (const part of topic.slice(q + 1).split('&')) {
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    if (!(TOPIC_PARAMETERS as readonly string[]).includes(name)) return `unknown topic parameter "${name}" (expected ${TOPIC_PARAMETERS.join(', ')})`;
-    if (seen.has(name)) return `topic parameter "${name}" given twice`;
-    seen.add(name);
-    if (eq < 0 || eq === part.length - 1) return `topic parameter "${name}" needs a value (${name}=…)`;
-  }
-  return undefined;
+  return compileProblem(() => parseTopicSubscription(topic));
 }
 
 /** RFC 6749 §3.3: `scope = scope-token *( SP scope-token )`, `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`. */
@@ -92,8 +89,21 @@ const targetSchema = z.strictObject({
     .min(1, { error: 'expected at least one topic' }),
   authorizationContext: z.array(nonEmpty('a non-empty subject')).min(1, { error: 'expected at least one subject in authorizationContext' }),
   // Free-form by design (header name → value template), so not strict.
-  headerMapping: z.record(z.string(), z.string({ error: 'expected a header value (string)' })).default({}),
-  issuedAcknowledgementLabel: nonEmpty('a non-empty acknowledgement label').optional(),
+  headerMapping: z
+    .record(z.string(), z.string({ error: 'expected a header value (string)' }))
+    .superRefine((mapping, ctx) => {
+      for (const [name, value] of Object.entries(mapping)) {
+        const problem = compileProblem(() => compileHeaderMapping({ [name]: value }));
+        if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [name] });
+      }
+    })
+    .default({}),
+  issuedAcknowledgementLabel: nonEmpty('a non-empty acknowledgement label')
+    .superRefine((label, ctx) => {
+      const problem = compileProblem(() => compileTemplate(label));
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   payloadMapping: z.array(nonEmpty('a mapping name')).default([]),
 });
 

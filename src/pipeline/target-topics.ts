@@ -55,9 +55,12 @@ function csv(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+const TOPIC_PARAMETERS = ['namespaces', 'filter', 'extraFields'] as const;
+
 /**
- * Parses one target topic string.
- * @throws {TwinlinkError} `ERR_CONFIG_INVALID` for an unknown topic or option.
+ * Parses one target topic string: the single grammar for topics, used by the config loader (to
+ * report problems at load) and by the pipeline (to compile them).
+ * @throws {TwinlinkError} `ERR_CONFIG_INVALID` for an unknown topic, parameter or encoding.
  * @throws {RqlError} `ERR_RQL_INVALID` when the filter does not parse (position inside the filter).
  * @example parseTopicSubscription('_/_/things/twin/events?namespaces=org.a&filter=eq(attributes/x,1)')
  */
@@ -66,32 +69,36 @@ export function parseTopicSubscription(source: string): TopicSubscription {
   const topic = q < 0 ? source : source.slice(0, q);
   const kind = TOPIC_KINDS[topic];
   if (kind === undefined) {
-    throw new TwinlinkError(ErrorCode.CONFIG_INVALID, `unknown target topic '${topic}' (expected one of ${Object.keys(TOPIC_KINDS).join(', ')})`);
+    throw new TwinlinkError(ErrorCode.CONFIG_INVALID, `unknown topic "${topic}" (expected one of ${Object.keys(TOPIC_KINDS).join(', ')})`);
   }
   let namespaces: Set<string> | undefined;
   let filter: CompiledRql | undefined;
   let extraFields: string[] | undefined;
   if (q >= 0) {
+    const seen = new Set<string>();
     for (const pair of source.slice(q + 1).split('&')) {
-      if (pair === '') continue;
       const eq = pair.indexOf('=');
       const key = eq < 0 ? pair : pair.slice(0, eq);
+      if (!(TOPIC_PARAMETERS as readonly string[]).includes(key)) {
+        throw new TwinlinkError(ErrorCode.CONFIG_INVALID, `unknown topic parameter "${key}" (expected ${TOPIC_PARAMETERS.join(', ')})`);
+      }
+      if (seen.has(key)) throw new TwinlinkError(ErrorCode.CONFIG_INVALID, `topic parameter "${key}" given twice`);
+      seen.add(key);
+      if (eq < 0 || eq === pair.length - 1) throw new TwinlinkError(ErrorCode.CONFIG_INVALID, `topic parameter "${key}" needs a value (${key}=…)`);
       let value: string;
       try {
-        value = decodeURIComponent((eq < 0 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '));
+        value = decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
       } catch (cause) {
-        throw new TwinlinkError(ErrorCode.CONFIG_INVALID, `topic '${source}': '${key}' is not valid URL encoding`, { cause });
+        throw new TwinlinkError(ErrorCode.CONFIG_INVALID, `topic parameter "${key}" is not valid URL encoding`, { cause });
       }
       if (key === 'namespaces') {
         const list = csv(value);
         if (list.length > 0) namespaces = new Set(list);
       } else if (key === 'filter') {
-        if (value.trim() !== '') filter = compileRql(value);
-      } else if (key === 'extraFields') {
+        filter = compileRql(value);
+      } else {
         const list = csv(value);
         if (list.length > 0) extraFields = list;
-      } else {
-        throw new TwinlinkError(ErrorCode.CONFIG_INVALID, `topic '${source}': unknown option '${key}' (expected namespaces, filter, extraFields)`);
       }
     }
   }
