@@ -4,6 +4,7 @@
  * the same run and a ratio.
  *
  *   npm run bench                         # all scenarios (about 2 minutes)
+ *   npm run bench -- --only throughput --events 100000
  *   npm run bench -- --quick              # short run, rough figures
  *   npm run bench -- --smoke --out /tmp/x.json   # tiny run proving the script works (CI)
  *   npm run bench -- --only throughput,latency --out /tmp/results.json
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
       only: { type: 'string' },
+      events: { type: 'string' },
       out: { type: 'string', default: fileURLToPath(new URL('./results.json', import.meta.url)) },
     },
   });
@@ -73,6 +75,11 @@ async function main(): Promise<void> {
   }
   const selected = SCENARIOS.filter((scenario) => !only || only.includes(scenario.name));
   const smoke = values.smoke ?? false;
+  const events = values.events === undefined ? undefined : Number(values.events);
+  if (events !== undefined && !(Number.isInteger(events) && events > 0)) {
+    console.error(`--events wants a positive integer, got '${values.events}'`);
+    process.exit(2);
+  }
   const quick = (values.quick ?? false) || smoke;
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
@@ -84,7 +91,7 @@ async function main(): Promise<void> {
     for (const scenario of selected) {
       log(`${scenario.name}…`);
       const started = performance.now();
-      const result = await scenario.run({ servers, quick, smoke, log });
+      const result = await scenario.run({ servers, quick, smoke, log, ...(events !== undefined ? { events } : {}) });
       results.push({
         ...result,
         node: process.version,

@@ -23,6 +23,8 @@ export interface ScenarioContext {
   readonly quick: boolean;
   /** Tiny run that only proves the scenario works (for CI); implies `quick`. Figures are meaningless. */
   readonly smoke?: boolean;
+  /** Events for the throughput scenario (`--events N`); default 50,000 (quick 3,000, smoke 200). */
+  readonly events?: number;
   /** Progress lines on stderr. */
   readonly log: (line: string) => void;
 }

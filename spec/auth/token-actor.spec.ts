@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import pino from 'pino';
 import { filter, firstValueFrom } from 'rxjs';
 import sinon from 'sinon';
-import { createTokenActor, type TokenActor, type TokenActorOptions } from '../../src/auth/token-actor.ts';
+import { UNAUTHORIZED_REFRESH_INTERVAL, createTokenActor, type TokenActor, type TokenActorOptions } from '../../src/auth/token-actor.ts';
 import type { TokenEvent, TokenState, TokenStatus } from '../../src/auth/token-source.ts';
 import type { OAuth2Settings } from '../../src/config/types.ts';
 import { ErrorCode, TokenEndpointError, TokenRejectedError, TokenUnavailableError } from '../../src/errors.ts';
@@ -167,6 +167,19 @@ describe('token actor', () => {
       expect(afterStale).to.equal(newer);
       expect(tokens.current()).to.equal(newer);
       expect(server.requests).to.have.length(2);
+    });
+
+    it('refreshes at most once per UNAUTHORIZED_REFRESH_INTERVAL when a target refuses every token', async () => {
+      const tokens = create();
+      const first = await tokens.get();
+      const second = await tokens.reportUnauthorized(first);
+      expect(second.value).to.equal('token-2');
+      // The new token is refused at once too: within the interval it is handed back unchanged.
+      expect(await tokens.reportUnauthorized(second)).to.equal(second);
+      expect(server.requests).to.have.length(2);
+      await clock.tickAsync(UNAUTHORIZED_REFRESH_INTERVAL);
+      expect((await tokens.reportUnauthorized(second)).value).to.equal('token-3');
+      expect(server.requests).to.have.length(3);
     });
 
     it('lets the refresh in flight bring the replacement instead of starting another', async () => {

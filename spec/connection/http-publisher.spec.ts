@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { PublishError } from '../../src/errors.ts';
 import { createGotTransport } from '../../src/connection/got-transport.ts';
 import {
   createHttpPublisher,
@@ -211,6 +212,23 @@ describe('http publisher', () => {
     expect(recorder.of('retried')).to.have.length(0);
     expect(recorder.of('failed')[0]).to.include({ reason: 'status 400', statusCode: 400 });
     expect(recorder.acks[0]).to.deep.include({ status: 400, success: false, entityId: 'org.acme:t1', payload: { error: 'bad' } });
+  });
+
+  it('fails a message at once when the transport reports a failure no retry can fix (blocked host)', async () => {
+    let attempts = 0;
+    create({
+      transport: {
+        request: async () => {
+          attempts += 1;
+          throw new PublishError('POST http://blocked.example/ failed: ERR_HOST_BLOCKED', { reason: 'ERR_HOST_BLOCKED' });
+        },
+        close: () => undefined,
+      },
+    }).enqueue(message(1));
+    await recorder.until('failed');
+    expect(attempts).to.equal(1);
+    expect(recorder.of('retried')).to.have.length(0);
+    expect(recorder.of('failed')[0]).to.include({ reason: 'ERR_HOST_BLOCKED' });
   });
 
   it('acknowledges a published message positively with the response status', async () => {

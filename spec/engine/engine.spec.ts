@@ -107,7 +107,7 @@ describe('createEngine', () => {
       const error = await running.addConnection(configOf([seed({ id: 'late' })]).connections[0] as never).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(TwinlinkError).with.property('code', ErrorCode.ENGINE_STOPPED);
       // A second stop is harmless.
-      expect(await running.stop()).to.deep.equal({ delivered: 0, undelivered: 0 });
+      expect(await running.stop()).to.deep.equal({ delivered: 0, failed: 0, undelivered: 0 });
     });
 
     it('lists its connections before and after start', async () => {

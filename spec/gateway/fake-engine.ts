@@ -24,7 +24,7 @@ export class FakeEngine implements Engine {
   async stop(options?: { drainTimeout?: number }): Promise<DrainReport> {
     this.calls.push(`stop:${options?.drainTimeout}`);
     this.stopped = true;
-    return { delivered: 0, undelivered: 0 };
+    return { delivered: 0, failed: 0, undelivered: 0 };
   }
   dispatch(signal: Signal): void { this.dispatched.push(signal); }
   connect(signals$: Observable<Signal>): Subscription { return signals$.subscribe((s) => this.dispatch(s)); }

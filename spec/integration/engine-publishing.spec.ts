@@ -168,7 +168,7 @@ describe('engine publishing (end to end against a local webhook)', () => {
     await within(hook.waitForRequests(1), 'the first event in flight');
     const stopping = running.stop({ drainTimeout: 3_000 });
     release.resolve();
-    expect(await within(stopping, 'the drain')).to.deep.equal({ delivered: 3, undelivered: 0 });
+    expect(await within(stopping, 'the drain')).to.deep.equal({ delivered: 3, failed: 0, undelivered: 0 });
     engine = undefined;
     expect(valuesOf(hook.requests)).to.deep.equal([1, 2, 3]);
   });
@@ -178,7 +178,7 @@ describe('engine publishing (end to end against a local webhook)', () => {
     const running = await started([plain()]);
     for (let n = 1; n <= 3; n += 1) running.dispatch(counterModified('org.acme:lamp', n));
     await within(hook.waitForRequests(1), 'the first event in flight');
-    expect(await within(running.stop({ drainTimeout: 50 }), 'the drain')).to.deep.equal({ delivered: 0, undelivered: 3 });
+    expect(await within(running.stop({ drainTimeout: 50 }), 'the drain')).to.deep.equal({ delivered: 0, failed: 0, undelivered: 3 });
     engine = undefined;
   });
 

@@ -124,7 +124,7 @@ describe('engine and the token endpoint (end to end)', () => {
     const metrics = await scrape(engine.registry);
     expect(valueOf(metrics, 'twinlink_connection_state', { connection: 'oauth', state: 'failed' })).to.equal(1);
     expect(valueOf(metrics, 'twinlink_token_requests_total', { connection: 'oauth', outcome: ErrorCode.TOKEN_REJECTED })).to.equal(1);
-    expect(await engine.stop({ drainTimeout: 50 })).to.deep.equal({ delivered: 0, undelivered: 1 });
+    expect(await engine.stop({ drainTimeout: 50 })).to.deep.equal({ delivered: 0, failed: 0, undelivered: 1 });
     engine = undefined;
     expect(hook.requests).to.have.length(0);
     expect(tokens.requests).to.have.length(1);

@@ -69,5 +69,10 @@ describe('fault injection: load', function () {
     expect(hook.requests).to.have.length(40);
     expect(new Set(hook.requests.map((r) => r.headers.authorization))).to.deep.equal(new Set(['Bearer shared-token']));
     await until(() => (ids.every((id) => harness?.engine.status(id).state === 'authenticated') ? true : undefined), 5000);
+    // The one request is counted once (under the credential's first connection), not 20 times.
+    const parsed = parsePrometheus(await harness.engine.registry.metrics());
+    const counted = ids.map((connection) => valueOf(parsed, MetricName.TOKEN_REQUESTS, { connection, outcome: 'success' }) ?? 0);
+    expect(counted.reduce((a, b) => a + b, 0)).to.equal(1);
+    expect(counted[0]).to.equal(1);
   });
 });

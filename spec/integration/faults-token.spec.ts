@@ -163,7 +163,7 @@ describe('fault injection: the token endpoint misbehaves', function () {
     harness.dispatch(4);
     await harness.status('c1', (status) => status.state === 'failed');
     const report = await harness.stop(50);
-    expect(report).to.deep.equal({ delivered: 0, undelivered: 4 });
+    expect(report).to.deep.equal({ delivered: 0, failed: 0, undelivered: 4 });
     expect(hook.requests).to.have.length(0);
   });
 });

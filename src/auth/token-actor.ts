@@ -18,6 +18,9 @@ import { asTokenError, tokenMachine } from './token.machine.ts';
 import type { TokenResponse } from './token-response.ts';
 import type { AccessToken, TokenEvent, TokenSource, TokenState, TokenStatus } from './token-source.ts';
 
+/** Minimum time between two refreshes triggered by a target's 401, ms. */
+export const UNAUTHORIZED_REFRESH_INTERVAL = 10_000;
+
 export interface TokenActorOptions {
   readonly credentials: OAuthClientCredentials;
   readonly settings: OAuth2Settings;
@@ -58,6 +61,7 @@ type Snapshot = SnapshotFrom<typeof tokenMachine>;
 export function createTokenActor(options: TokenActorOptions): TokenActor {
   const { credentials, settings, tls } = options;
   const clock = options.clock ?? systemClock;
+  let lastUnauthorizedRefresh = Number.NEGATIVE_INFINITY;
   const random = options.random ?? Math.random;
   const label = endpointLabel(credentials.tokenEndpoint);
   const logger = options.logger;
@@ -194,6 +198,12 @@ export function createTokenActor(options: TokenActorOptions): TokenActor {
     // Only the current token is invalidated: a late report about an older token must not
     // discard its successor. The machine ignores reports about anything else.
     if (!stopped && actor.getSnapshot().context.token?.value === token.value) {
+      const now = clock.now();
+      // A target that refuses every token would otherwise make the token endpoint's load follow
+      // the event rate: at most one 401-triggered refresh per interval; within it the refused
+      // token is handed back and the message fails on its second 401.
+      if (now - lastUnauthorizedRefresh < UNAUTHORIZED_REFRESH_INTERVAL) return Promise.resolve(token);
+      lastUnauthorizedRefresh = now;
       actor.send({ type: 'UNAUTHORIZED', value: token.value });
     }
     return get(signal);

@@ -5,14 +5,14 @@
  */
 import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
-import { createActor } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import type { TokenSource } from '../auth/token-source.ts';
 import type { ConnectionConfig, EngineSettings } from '../config/types.ts';
-import type { Acknowledgement, ConnectionState, DittoConnectionStatus } from '../engine/types.ts';
+import type { Acknowledgement, ConnectionState, DittoConnectionStatus, DrainReport } from '../engine/types.ts';
 import type { OutboundMessage } from '../pipeline/outbound-message.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
-import { connectionMachine, dittoStatusOf, tokenEventOf } from './connection.machine.ts';
-import { createHttpPublisher, type PublishOutcome, type PublisherDrainReport, type Timers } from './http-publisher.ts';
+import { connectionMachine, dittoStatusOf, tokenEventOf, type ConnectionEffects } from './connection.machine.ts';
+import { createHttpPublisher, type HttpPublisher, type PublishOutcome, type Timers } from './http-publisher.ts';
 import type { Transport } from './transport.ts';
 
 /** A secret-free view of a connection's state, for status documents and gauges. */
@@ -57,7 +57,7 @@ export interface ConnectionActor {
   /** Hands a message to the publisher; false when dropped (queue full, draining). */
   enqueue(message: OutboundMessage): boolean;
   /** Stops intake, delivers what it can within `timeoutMs`, then stops the machine and the transport. */
-  drain(timeoutMs: number): Promise<PublisherDrainReport>;
+  drain(timeoutMs: number): Promise<DrainReport>;
   snapshot(): ConnectionSnapshot;
   /** Messages waiting in the queue (cheap: for gauges on the hot path). */
   readonly queueSize: number;
@@ -78,94 +78,158 @@ export interface ConnectionActor {
  * const { delivered, undelivered } = await conn.drain(5000);
  */
 export function createConnectionActor(options: ConnectionActorOptions): ConnectionActor {
-  const { connection, settings, transport, tokenSource, logger } = options;
-  const clock = options.clock ?? systemClock;
-  const publisher = createHttpPublisher({
-    connection,
-    settings: settings.httpPush,
-    transport,
-    tokenSource,
-    unauthorizedStatuses: settings.oauth2.unauthorizedStatuses,
-    clock,
-    random: options.random,
-    timers: options.timers,
-    logger,
-    onOutcome: options.onOutcome,
-    onAcknowledgement: options.onAcknowledgement,
-    onCircuit: (event) => actor.send(event.state === 'open' ? { type: 'CIRCUIT.OPEN', reason: event.reason } : { type: 'CIRCUIT.CLOSED' }),
-  });
-  const retryToken =
-    options.retryToken ??
-    (() => {
-      // Failures surface through status$; here we only nudge the token actor.
-      tokenSource?.get().catch(() => undefined);
-    });
-  // Effects go in through input: one shared machine definition for all connections.
-  const actor = createActor(connectionMachine, {
-    input: {
-      connectionId: connection.id,
-      effects: {
-        pausePublisher: () => publisher.pause(),
-        resumePublisher: () => publisher.resume(),
-        retryToken: () => retryToken(),
-      },
-      hasCredentials: connection.credentials !== undefined && tokenSource !== undefined,
-      startClosed: connection.connectionStatus === 'closed',
-      now: () => clock.now(),
-      failedRetryDelay: options.failedRetryDelay,
-    },
-  });
+  return new MachineConnectionActor(options);
+}
 
-  const snapshot = (): ConnectionSnapshot => {
-    const { value, context } = actor.getSnapshot();
+const EMPTY_DRAIN: DrainReport = Object.freeze({ delivered: 0, undelivered: 0, failed: 0 });
+
+/**
+ * A class rather than closures, and the publisher built on the first message: 10,000 mostly idle
+ * connections are a supported size, and each per-connection closure costs heap (under tsx's
+ * keepNames ~300 bytes). The instance is also the machine's `effects`, so they need no closures.
+ */
+class MachineConnectionActor implements ConnectionActor, ConnectionEffects {
+  readonly id: string;
+  readonly state$: Observable<ConnectionSnapshot>;
+  readonly #options: ConnectionActorOptions;
+  readonly #actor: Actor<typeof connectionMachine>;
+  readonly #state$: BehaviorSubject<ConnectionSnapshot>;
+  readonly #tokenSubscription: Subscription | undefined;
+  #publisher: HttpPublisher | undefined;
+  /** The machine's last pause/resume, applied to a publisher built later. */
+  #paused = false;
+  #draining = false;
+
+  constructor(options: ConnectionActorOptions) {
+    const { connection, tokenSource } = options;
+    this.id = connection.id;
+    this.#options = options;
+    // Effects go in through input: one shared machine definition for all connections.
+    this.#actor = createActor(connectionMachine, {
+      input: {
+        connectionId: connection.id,
+        effects: this,
+        hasCredentials: connection.credentials !== undefined && tokenSource !== undefined,
+        startClosed: connection.connectionStatus === 'closed',
+        now: nowOf(options.clock ?? systemClock),
+        failedRetryDelay: options.failedRetryDelay,
+      },
+    });
+    this.#actor.start();
+    this.#state$ = new BehaviorSubject<ConnectionSnapshot>(this.snapshot());
+    this.state$ = this.#state$.asObservable();
+    this.#actor.subscribe(() => this.#onTransition());
+    this.#tokenSubscription = tokenSource?.status$.subscribe((status) => {
+      const event = tokenEventOf(status, tokenSource.current() !== undefined);
+      if (event) this.#actor.send(event);
+    });
+  }
+
+  get queueSize(): number {
+    return this.#publisher?.queueSize ?? 0;
+  }
+
+  get inFlight(): number {
+    return this.#publisher?.inFlight ?? 0;
+  }
+
+  open(): void {
+    this.#actor.send({ type: 'OPEN' });
+  }
+
+  close(): void {
+    this.#actor.send({ type: 'CLOSE' });
+  }
+
+  enqueue(message: OutboundMessage): boolean {
+    return (this.#publisher ?? this.#createPublisher()).enqueue(message);
+  }
+
+  async drain(timeoutMs: number): Promise<DrainReport> {
+    this.#draining = true;
+    // Never built: nothing was ever queued, nothing to deliver.
+    const report = this.#publisher ? await this.#publisher.drain(timeoutMs) : { ...EMPTY_DRAIN };
+    this.#tokenSubscription?.unsubscribe();
+    this.#actor.stop();
+    this.#state$.complete();
+    this.#options.transport.close();
+    return report;
+  }
+
+  snapshot(): ConnectionSnapshot {
+    const { value, context } = this.#actor.getSnapshot();
     const state = value as ConnectionState;
     return {
-      connectionId: connection.id,
+      connectionId: this.id,
       state,
       dittoStatus: dittoStatusOf(state, context),
       statusDetails: context.statusDetails,
       inStateSince: context.inStateSince,
       connectedSince: context.connectedSince,
-      queueSize: publisher.queueSize,
-      inFlight: publisher.inFlight,
+      queueSize: this.queueSize,
+      inFlight: this.inFlight,
     };
-  };
+  }
 
-  actor.start();
-  const state$ = new BehaviorSubject<ConnectionSnapshot>(snapshot());
-  actor.subscribe(() => {
-    const next = snapshot();
-    const last = state$.getValue();
+  /** Effect: stop starting requests. */
+  pausePublisher(): void {
+    this.#paused = true;
+    this.#publisher?.pause();
+  }
+
+  /** Effect: start requests again. */
+  resumePublisher(): void {
+    this.#paused = false;
+    this.#publisher?.resume();
+  }
+
+  /** Effect: ask the token actor to try now. */
+  retryToken(): void {
+    if (this.#options.retryToken) this.#options.retryToken();
+    // Failures surface through status$; here we only nudge the token actor.
+    else this.#options.tokenSource?.get().catch(() => undefined);
+  }
+
+  #createPublisher(): HttpPublisher {
+    const options = this.#options;
+    const publisher = createHttpPublisher({
+      connection: options.connection,
+      settings: options.settings.httpPush,
+      transport: options.transport,
+      tokenSource: options.tokenSource,
+      unauthorizedStatuses: options.settings.oauth2.unauthorizedStatuses,
+      clock: options.clock ?? systemClock,
+      random: options.random,
+      timers: options.timers,
+      logger: options.logger,
+      onOutcome: options.onOutcome,
+      onAcknowledgement: options.onAcknowledgement,
+      onCircuit: (event) => this.#actor.send(event.state === 'open' ? { type: 'CIRCUIT.OPEN', reason: event.reason } : { type: 'CIRCUIT.CLOSED' }),
+    });
+    if (this.#paused) publisher.pause();
+    // Built after drain() started (a late enqueue): it must refuse the message as 'stopped' too.
+    if (this.#draining) void publisher.drain(0);
+    this.#publisher = publisher;
+    return publisher;
+  }
+
+  #onTransition(): void {
+    const next = this.snapshot();
+    const last = this.#state$.getValue();
     if (next.state !== last.state || next.statusDetails !== last.statusDetails) {
-      logger?.info({ connectionId: connection.id, state: next.state, statusDetails: next.statusDetails }, 'connection state');
-      state$.next(next);
+      this.#options.logger?.info({ connectionId: this.id, state: next.state, statusDetails: next.statusDetails }, 'connection state');
+      this.#state$.next(next);
     }
-  });
-  const tokenSubscription: Subscription | undefined = tokenSource?.status$.subscribe((status) => {
-    const event = tokenEventOf(status, tokenSource.current() !== undefined);
-    if (event) actor.send(event);
-  });
+  }
+}
 
-  return {
-    id: connection.id,
-    open: () => actor.send({ type: 'OPEN' }),
-    close: () => actor.send({ type: 'CLOSE' }),
-    enqueue: (message) => publisher.enqueue(message),
-    async drain(timeoutMs) {
-      const report = await publisher.drain(timeoutMs);
-      tokenSubscription?.unsubscribe();
-      actor.stop();
-      state$.complete();
-      transport.close();
-      return report;
-    },
-    snapshot,
-    get queueSize() {
-      return publisher.queueSize;
-    },
-    get inFlight() {
-      return publisher.inFlight;
-    },
-    state$: state$.asObservable(),
-  };
+/** One `now` function per clock, shared by every connection on it (the machine calls `context.now()`). */
+const NOW_OF = new WeakMap<Clock, () => number>();
+function nowOf(clock: Clock): () => number {
+  let now = NOW_OF.get(clock);
+  if (!now) {
+    now = () => clock.now();
+    NOW_OF.set(clock, now);
+  }
+  return now;
 }

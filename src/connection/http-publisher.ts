@@ -82,11 +82,6 @@ export interface HttpPublisherOptions {
   readonly logger?: Logger;
 }
 
-/** What a drain reports: `delivered` (published during the drain), `undelivered` (dropped at the deadline), `failed`. */
-export interface PublisherDrainReport extends DrainReport {
-  readonly failed: number;
-}
-
 /** Running totals; `published + failed + dropped + queueSize + inFlight === enqueued` always holds. */
 export interface PublisherCounts {
   readonly enqueued: number;
@@ -103,7 +98,7 @@ export interface HttpPublisher {
   pause(): void;
   resume(): void;
   /** Stops intake, finishes queue and in-flight within `timeoutMs`, drops the rest as `shutdown`. */
-  drain(timeoutMs: number): Promise<PublisherDrainReport>;
+  drain(timeoutMs: number): Promise<DrainReport>;
   readonly paused: boolean;
   readonly circuit: 'closed' | 'open' | 'half-open';
   /** Messages waiting (for the queue-size gauge). */
@@ -131,6 +126,9 @@ interface Terminal {
 }
 
 const SHUTDOWN = 'shutdown';
+
+/** Transport failure reasons that no retry can fix. */
+const PERMANENT_REASONS: ReadonlySet<string> = new Set(['ERR_HOST_BLOCKED', 'ERR_INVALID_CHAR', 'ERR_INVALID_HEADER_VALUE', 'ERR_INVALID_URL']);
 
 /**
  * Creates the publisher of one connection.
@@ -179,7 +177,7 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
   setMaxListeners(2 * parallelism + 10, shutdown.signal);
   let drainReport: { delivered: number; failed: number; undelivered: number } | undefined;
   let drainDone: (() => void) | undefined;
-  let drainPromise: Promise<PublisherDrainReport> | undefined;
+  let drainPromise: Promise<DrainReport> | undefined;
 
   function report(entry: Entry, terminal: Terminal): void {
     const { message } = entry;
@@ -292,6 +290,8 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
       } catch (error) {
         if (shutdown.signal.aborted) return { outcome: 'dropped', reason: SHUTDOWN, durationMs: clock.now() - started };
         reason = error instanceof PublishError && error.reason !== undefined ? error.reason : 'network';
+        // Retrying cannot change these: the host stays blocked, the header stays invalid.
+        if (PERMANENT_REASONS.has(reason)) return { outcome: 'failed', reason, durationMs: clock.now() - started, countsForCircuit: true };
       }
       const durationMs = clock.now() - started;
       let retryAfterMs: number | undefined;
@@ -453,7 +453,7 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
       draining = true;
       drainReport = { delivered: 0, failed: 0, undelivered: 0 };
       const result = drainReport;
-      drainPromise = new Promise<PublisherDrainReport>((resolve) => {
+      drainPromise = new Promise<DrainReport>((resolve) => {
         const deadline = timers.setTimeout(() => {
           // Deadline: abort in-flight requests, wake sleepers and waiters; everything left is dropped.
           shutdown.abort();

@@ -1,18 +1,18 @@
 /**
- * Everything one connection owns while it runs: its target pipelines (RxJS), its connection actor
+ * Everything one connection owns while it runs: its target pipelines, its connection actor
  * (machine + publisher), its lease on a shared token actor, and its bookkeeping (Prometheus
  * counters, Ditto metrics and logs documents). The engine creates one per connection and feeds it
  * routed signals through `accept`.
  */
 import type { Logger } from 'pino';
-import { Subject, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import type { ConnectionConfig, EngineSettings } from '../config/types.ts';
 import { createConnectionActor, type ConnectionActor, type ConnectionSnapshot } from '../connection/connection-actor.ts';
-import type { PublishOutcome, PublisherDrainReport } from '../connection/http-publisher.ts';
+import type { PublishOutcome } from '../connection/http-publisher.ts';
 import type { TransportFactory } from '../connection/transport.ts';
 import type { TokenStatus } from '../auth/token-source.ts';
 import type { TokenActor } from '../auth/token-actor.ts';
-import { createTargetPipeline } from '../pipeline/target-pipeline.ts';
+import { createTargetProcessor, type TargetProcessor } from '../pipeline/target-pipeline.ts';
 import type { MapperRegistry } from '../pipeline/payload-mapper.ts';
 import type { TargetOutcome } from '../pipeline/target-work.ts';
 import type { OutboundMessage } from '../pipeline/outbound-message.ts';
@@ -26,7 +26,7 @@ import { ConnectionMetrics, type ConnectionMetricsDocument } from './connection-
 import { ConnectionLogs, type ConnectionLogsDocument } from './connection-logs.ts';
 import { buildStatusDocument } from './status-document.ts';
 import type { TokenRegistry } from './token-registry.ts';
-import type { Acknowledgement, ConnectionStatusDocument, ExtraFieldsLookup } from './types.ts';
+import type { Acknowledgement, ConnectionStatusDocument, DrainReport, ExtraFieldsLookup } from './types.ts';
 
 /** What a runtime needs from the engine. */
 export interface ConnectionRuntimeDeps {
@@ -65,7 +65,12 @@ export interface ConnectionRecords {
 }
 
 interface TargetLane {
-  readonly input: Subject<Signal>;
+  /**
+   * The target's compiled stages as one plain function (the same steps as the RxJS
+   * `createTargetPipeline`): per event no subscriber chain, and per idle connection none of its
+   * ~4 KB of subscribers and closures.
+   */
+  readonly processor: TargetProcessor;
   readonly address: string;
   readonly counters: TargetMetrics;
 }
@@ -100,9 +105,8 @@ export class ConnectionRuntime {
     for (const target of definition.targets) this.records.metrics.addAddress(target.address);
 
     // Compile before acquiring anything, so a bad target leaks no token actor or sockets.
-    const lanes = definition.targets.map((target, targetIndex) => {
-      const input = new Subject<Signal>();
-      const pipeline = createTargetPipeline({
+    const lanes = definition.targets.map((target, targetIndex): TargetLane => {
+      const processor = createTargetProcessor({
         connection: definition,
         targetIndex,
         clock,
@@ -110,7 +114,7 @@ export class ConnectionRuntime {
         ...(deps.extraFields ? { extraFields: deps.extraFields } : {}),
         onOutcome: (outcome) => this.#onTargetOutcome(outcome),
       });
-      return { input, pipeline, address: target.address, counters: deps.metrics.target(id, target.address) };
+      return { processor, address: target.address, counters: deps.metrics.target(id, target.address) };
     });
 
     const logger = deps.logger.child({ connectionId: id });
@@ -118,12 +122,13 @@ export class ConnectionRuntime {
       this.#tokenLease = deps.tokens.acquire(definition.credentials, {
         ...(definition.ca !== undefined ? { ca: definition.ca } : {}),
         validateCertificates: definition.validateCertificates,
-      });
+      }, id);
     }
     if (!definition.validateCertificates) {
       logger.warn('validateCertificates is false: TLS certificates of the target and token endpoint are not verified');
     }
     const tokenActor = this.#tokenLease?.actor;
+    const tokenKey = this.#tokenLease?.key ?? '';
     if (tokenActor) {
       // Subscribed before the connection actor: a token change then reaches the status document
       // before the machine transition it causes, so no document pairs a new state with a stale token.
@@ -133,6 +138,7 @@ export class ConnectionRuntime {
           if (this.#ready) this.#publishStatus();
         }),
         tokenActor.events$.subscribe((event) => {
+          if (!deps.tokens.reports(tokenKey, id)) return;
           if (event.type === 'request') deps.metrics.tokenRequest(id, event.outcome, event.durationMs / 1000);
           else deps.metrics.tokenRefresh(id, event.trigger);
         }),
@@ -157,11 +163,7 @@ export class ConnectionRuntime {
       onAcknowledgement: (ack) => this.#onAcknowledgement(ack),
     });
     this.#ready = true;
-
-    this.#lanes = lanes.map(({ input, pipeline, address, counters }) => {
-      this.#subscriptions.push(input.pipe(pipeline).subscribe((message) => this.#enqueue(message)));
-      return { input, address, counters };
-    });
+    this.#lanes = lanes;
 
     if (tokenActor) deps.metrics.trackTokenExpiry(id, () => this.#tokenStatus?.expiresAt);
     this.#subscriptions.push(
@@ -187,7 +189,16 @@ export class ConnectionRuntime {
     if (lane === undefined || !this.#accepting) return;
     lane.counters.count('dispatched');
     this.records.metrics.record(lane.address, 'dispatched', true);
-    lane.input.next(signal);
+    let messages;
+    try {
+      messages = lane.processor.buildOutbound(signal);
+    } catch (error) {
+      // A stage that throws (a bug, not bad data: those are reported as outcomes) drops this
+      // signal for this target only; the lane and the other targets keep going.
+      this.#onTargetOutcome({ targetIndex, outcome: 'dropped', reason: error instanceof Error ? error.message : String(error), signal });
+      return;
+    }
+    for (const message of messages) this.#enqueue(message);
   }
 
   /** A signal for one of this connection's targets that its policy refuses it (READ revoked). */
@@ -238,7 +249,7 @@ export class ConnectionRuntime {
    * Stops intake, delivers what it can within `timeoutMs`, accounts the rest, releases resources.
    * `keepMetrics` when a successor has taken the id over (its series must survive).
    */
-  async drain(timeoutMs: number, options: { keepMetrics?: boolean } = {}): Promise<PublisherDrainReport> {
+  async drain(timeoutMs: number, options: { keepMetrics?: boolean } = {}): Promise<DrainReport> {
     this.#accepting = false;
     const report = await this.#actor.drain(timeoutMs);
     this.dispose(options);
@@ -250,9 +261,8 @@ export class ConnectionRuntime {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#accepting = false;
-    for (const lane of this.#lanes) lane.input.complete();
     for (const subscription of this.#subscriptions) subscription.unsubscribe();
-    if (this.#tokenLease) this.#deps.tokens.release(this.#tokenLease.key);
+    if (this.#tokenLease) this.#deps.tokens.release(this.#tokenLease.key, this.id);
     if (!options.keepMetrics) this.#deps.metrics.removeConnection(this.id);
   }
 
@@ -288,7 +298,7 @@ export class ConnectionRuntime {
   #laneDuringConstruction(targetIndex: number): TargetLane {
     // Outcomes only arrive once lanes exist; this guards the type, not a real path.
     const address = this.definition.targets[targetIndex]?.address ?? `#${targetIndex}`;
-    return { input: new Subject(), address, counters: this.#deps.metrics.target(this.id, address) };
+    return { processor: { target: undefined as never, buildOutbound: () => [] }, address, counters: this.#deps.metrics.target(this.id, address) };
   }
 
   #onPublishOutcome(outcome: PublishOutcome): void {

@@ -188,7 +188,7 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
     },
 
     async stop({ drainTimeout = DEFAULT_DRAIN_TIMEOUT } = {}) {
-      if (phase === 'stopped' || phase === 'stopping') return { delivered: 0, undelivered: 0 };
+      if (phase === 'stopped' || phase === 'stopping') return { delivered: 0, failed: 0, undelivered: 0 };
       const wasRunning = phase === 'running';
       phase = 'stopping';
       if (wasRunning) supervisor.send({ type: 'STOP' });
@@ -204,8 +204,12 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
       acknowledgements.complete();
       phase = 'stopped';
       return reports.reduce<DrainReport>(
-        (total, report) => ({ delivered: total.delivered + report.delivered, undelivered: total.undelivered + report.undelivered }),
-        { delivered: 0, undelivered: 0 },
+        (total, report) => ({
+          delivered: total.delivered + report.delivered,
+          failed: total.failed + report.failed,
+          undelivered: total.undelivered + report.undelivered,
+        }),
+        { delivered: 0, failed: 0, undelivered: 0 },
       );
     },
 

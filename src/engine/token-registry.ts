@@ -13,7 +13,8 @@ import type { HostPolicy } from '../shared/host-policy.ts';
 
 interface Entry {
   readonly actor: TokenActor;
-  users: number;
+  /** Connection ids using the credential, in order of arrival. */
+  readonly users: string[];
 }
 
 /** TLS settings that take part in a credential's identity (a different CA is a different client). */
@@ -35,7 +36,7 @@ export class TokenRegistry {
    * it has subscribed to `events$`, so the first user sees the `initial` refresh and its request.
    * Pair with {@link release}.
    */
-  acquire(credentials: OAuthClientCredentials, tls: CredentialTls): { readonly key: string; readonly actor: TokenActor } {
+  acquire(credentials: OAuthClientCredentials, tls: CredentialTls, user: string): { readonly key: string; readonly actor: TokenActor } {
     const key = credentialKey(credentials, tls);
     let entry = this.#entries.get(key);
     if (!entry) {
@@ -49,19 +50,28 @@ export class TokenRegistry {
         logger: this.deps.logger?.child({ tokenEndpoint: endpointLabel(credentials.tokenEndpoint), clientId: credentials.clientId }),
         ...(this.deps.hostPolicy ? { hostPolicy: this.deps.hostPolicy } : {}),
       });
-      entry = { actor, users: 0 };
+      entry = { actor, users: [] };
       this.#entries.set(key, entry);
     }
-    entry.users += 1;
+    entry.users.push(user);
     return { key, actor: entry.actor };
   }
 
+  /**
+   * Whether `user` reports the credential's token metrics: the longest-standing user does, so one
+   * token request counts once, not once per connection sharing it.
+   */
+  reports(key: string, user: string): boolean {
+    return this.#entries.get(key)?.users[0] === user;
+  }
+
   /** Drops one user of the credential; the last one stops its actor. */
-  release(key: string): void {
+  release(key: string, user: string): void {
     const entry = this.#entries.get(key);
     if (!entry) return;
-    entry.users -= 1;
-    if (entry.users <= 0) {
+    const index = entry.users.indexOf(user);
+    if (index >= 0) entry.users.splice(index, 1);
+    if (entry.users.length === 0) {
       entry.actor.stop();
       this.#entries.delete(key);
     }

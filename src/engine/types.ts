@@ -55,9 +55,13 @@ export interface Acknowledgement {
   readonly payload?: unknown;
 }
 
-/** What `stop()` reports after draining. */
+/** What `stop()` reports after draining: every event queued or in flight at the start lands in one. */
 export interface DrainReport {
+  /** Published during the drain. */
   readonly delivered: number;
+  /** Failed for good during the drain (non-retryable status, retries exhausted). */
+  readonly failed: number;
+  /** Dropped: still queued or in flight at the deadline, or arriving after intake stopped. */
   readonly undelivered: number;
 }
 

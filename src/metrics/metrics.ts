@@ -130,12 +130,41 @@ function instrument<K extends Kind>(
 /** Default process metrics are registered once per registry; this is one of their names. */
 const DEFAULT_METRICS_PROBE = `${METRIC_PREFIX}process_cpu_user_seconds_total`;
 
-interface TargetSeries extends TargetMetrics {
+/**
+ * One target's counting handle. A class (methods shared on the prototype) and lazily made
+ * histogram children: every configured target holds one from the start, idle or not.
+ */
+class TargetSeries implements TargetMetrics {
+  readonly connection: string;
+  readonly target: string;
   /** Counts not yet handed to prom-client, indexed like OUTBOUND_OUTCOMES. */
-  readonly pending: Float64Array;
+  readonly pending: number[] = OUTBOUND_OUTCOMES.map(() => 0);
   /** prom-client children, created on the first flush (which also zero-initialises every outcome). */
   children: Counter.Internal[] | undefined;
-  readonly durations: Map<StatusClass, Histogram.Internal<string>>;
+  /** Histogram children by status class, made on the first observation. */
+  durations: Map<StatusClass, Histogram.Internal<string>> | undefined;
+  readonly #publish: Histogram;
+
+  constructor(connection: string, target: string, publish: Histogram) {
+    this.connection = connection;
+    this.target = target;
+    this.#publish = publish;
+  }
+
+  count(outcome: OutboundOutcome, n = 1): void {
+    const i = OUTCOME_INDEX[outcome];
+    this.pending[i] = (this.pending[i] ?? 0) + n;
+  }
+
+  publishDuration(statusClass: StatusClass, seconds: number): void {
+    const durations = (this.durations ??= new Map());
+    let child = durations.get(statusClass);
+    if (!child) {
+      child = this.#publish.labels(this.connection, this.target, statusClass);
+      durations.set(statusClass, child);
+    }
+    child.observe(seconds);
+  }
 }
 
 interface ConnectionSeries {
@@ -146,7 +175,13 @@ interface ConnectionSeries {
   inFlight: number;
   queueChild?: Gauge.Internal<string>;
   inFlightChild?: Gauge.Internal<string>;
-  stateChildren?: Gauge.Internal<string>[];
+  /**
+   * Index in CONNECTION_STATES of the current state (-1: none yet), and of the state last handed
+   * to the gauge. The gauge's six series per connection are written at scrape time: no prom-client
+   * children (five bound functions each) for connections nobody scraped yet.
+   */
+  state: number;
+  stateFlushed: number;
   readonly refreshPending: Float64Array;
   refreshChildren?: Counter.Internal[];
   readonly requestPending: Map<string, number>;
@@ -195,6 +230,8 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
         targets: new Map(),
         queueSize: Number.NaN,
         inFlight: Number.NaN,
+        state: -1,
+        stateFlushed: -1,
         refreshPending: new Float64Array(REFRESH_TRIGGERS.length),
         requestPending: new Map(),
         requestChildren: new Map(),
@@ -209,27 +246,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     const owner = connectionSeries(connection);
     let series = owner.targets.get(target);
     if (!series) {
-      const pending = new Float64Array(OUTBOUND_OUTCOMES.length);
-      const durations = new Map<StatusClass, Histogram.Internal<string>>();
-      series = {
-        connection,
-        target,
-        pending,
-        children: undefined,
-        durations,
-        count(outcome: OutboundOutcome, n = 1) {
-          const i = OUTCOME_INDEX[outcome];
-          pending[i] = (pending[i] ?? 0) + n;
-        },
-        publishDuration(statusClass: StatusClass, seconds: number) {
-          let child = durations.get(statusClass);
-          if (!child) {
-            child = publish.labels(connection, target, statusClass);
-            durations.set(statusClass, child);
-          }
-          child.observe(seconds);
-        },
-      };
+      series = new TargetSeries(connection, target, publish);
       owner.targets.set(target, series);
     }
     last = series;
@@ -246,6 +263,16 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
           series.pending[i] = 0;
         }
       }
+    }
+  };
+
+  const flushState = (): void => {
+    for (const owner of connections.values()) {
+      if (owner.state < 0 || owner.state === owner.stateFlushed) continue;
+      for (let i = 0; i < CONNECTION_STATES.length; i++) {
+        state.set({ [CONNECTION]: owner.id, [STATE]: CONNECTION_STATES[i] as string }, i === owner.state ? 1 : 0);
+      }
+      owner.stateFlushed = owner.state;
     }
   };
 
@@ -291,6 +318,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
   };
 
   const hooks: [object, Collector][] = [
+    [state, flushState],
     [outbound, flushOutbound],
     [queue, flushGauges],
     [inFlight, flushGauges],
@@ -305,7 +333,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     if (!owner) return;
     for (const series of owner.targets.values()) {
       for (const outcome of OUTBOUND_OUTCOMES) outbound.remove(id, series.target, outcome);
-      for (const statusClass of series.durations.keys()) publish.remove(id, series.target, statusClass);
+      for (const statusClass of series.durations?.keys() ?? []) publish.remove(id, series.target, statusClass);
     }
     for (const s of CONNECTION_STATES) state.remove(id, s);
     queue.remove(id);
@@ -328,9 +356,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
       targetSeries(connection, target).publishDuration(statusClass, seconds);
     },
     setConnectionState(connection, current) {
-      const owner = connectionSeries(connection);
-      const children = (owner.stateChildren ??= CONNECTION_STATES.map((s) => state.labels(connection, s)));
-      for (let i = 0; i < children.length; i++) children[i]?.set(CONNECTION_STATES[i] === current ? 1 : 0);
+      connectionSeries(connection).state = CONNECTION_STATES.indexOf(current as (typeof CONNECTION_STATES)[number]);
     },
     queueSize(connection, n) {
       connectionSeries(connection).queueSize = n;
