@@ -5,7 +5,7 @@
  * transport), measures heap and RSS, then the cost of `dispatch()`. Prints one JSON line and exits
  * without stopping the engine (teardown time is not part of any figure).
  */
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { createGotTransport } from '../src/connection/got-transport.ts';
 import type { TransportFactory } from '../src/connection/transport.ts';
 import type { TwinlinkEngine } from '../src/engine/engine.ts';
@@ -23,6 +23,21 @@ export interface ConnectionsProbe {
   readonly nsPerMatchingEvent: number;
   /** ns per dispatch() of an event no connection takes. */
   readonly nsPerNonMatchingEvent: number;
+  /** Of nsPerMatchingEvent: ns spent in garbage collection pauses inside the timed dispatch loops. */
+  readonly gcNsPerMatchingEvent: number;
+}
+
+/** Garbage-collection pauses, to tell GC from routing when the heap grows with the connections. */
+const gcPauses: PerformanceEntry[] = [];
+new PerformanceObserver((list) => gcPauses.push(...list.getEntries())).observe({ entryTypes: ['gc'] });
+
+/** ms of GC pauses that started inside one of `windows` ([start, end] in performance.now() ms). */
+async function gcInside(windows: readonly (readonly [number, number])[]): Promise<number> {
+  // GC entries are delivered asynchronously: let the observer catch up.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return gcPauses
+    .filter((entry) => windows.some(([start, end]) => entry.startTime >= start && entry.startTime < end))
+    .reduce((sum, entry) => sum + entry.duration, 0);
 }
 
 /** YAML with one matching connection (`org.bench`) and `others` idle connections on other namespaces. */
@@ -43,7 +58,13 @@ export function connectionsYaml(others: number, origin: string): string {
 }
 
 /** ns per dispatch() call over `events` calls; between batches the matching events are delivered. */
-async function dispatchCost(engine: TwinlinkEngine, tap: TransportTap, events: number, namespace: string): Promise<number> {
+async function dispatchCost(
+  engine: TwinlinkEngine,
+  tap: TransportTap,
+  events: number,
+  namespace: string,
+  windows: [number, number][] = [],
+): Promise<number> {
   const matches = namespace === 'org.bench';
   const base = tap.completed;
   const batch = 1000;
@@ -52,7 +73,9 @@ async function dispatchCost(engine: TwinlinkEngine, tap: TransportTap, events: n
     const signals = Array.from({ length: batch }, (_, k) => twinEvent(sent + k, {}, namespace));
     const start = performance.now();
     for (const signal of signals) engine.dispatch(signal);
-    total += performance.now() - start;
+    const end = performance.now();
+    total += end - start;
+    windows.push([start, end]);
     if (matches) await tap.waitFor(base + sent + batch);
     else await new Promise((resolve) => setImmediate(resolve));
   }
@@ -86,6 +109,9 @@ async function main(): Promise<void> {
   const count = Number(events);
   await dispatchCost(engine, tap, count, 'org.bench');
   await dispatchCost(engine, tap, count, 'org.nomatch');
+  const windows: [number, number][] = [];
+  const nsPerMatchingEvent = await dispatchCost(engine, tap, count, 'org.bench', windows);
+  const gcNsPerMatchingEvent = ((await gcInside(windows)) * 1e6) / count;
   const probe: ConnectionsProbe = {
     connections: others,
     heapBefore: before.heapUsed,
@@ -93,8 +119,9 @@ async function main(): Promise<void> {
     rssBefore: before.rss,
     rssAfter: after.rss,
     startMs,
-    nsPerMatchingEvent: await dispatchCost(engine, tap, count, 'org.bench'),
+    nsPerMatchingEvent,
     nsPerNonMatchingEvent: await dispatchCost(engine, tap, count, 'org.nomatch'),
+    gcNsPerMatchingEvent,
   };
   process.stdout.write(`${JSON.stringify(probe)}\n`);
   process.exit(0);

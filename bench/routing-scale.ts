@@ -29,15 +29,22 @@ export const routingScale: Scenario = {
         connections: large,
         nsPerMatchingEvent: round(many.nsPerMatchingEvent, 0),
         nsPerNonMatchingEvent: round(many.nsPerNonMatchingEvent, 0),
+        gcNsPerMatchingEvent: round(many.gcNsPerMatchingEvent, 0),
         startMs: round(many.startMs, 0),
       },
       baseline: {
         connections: small,
         nsPerMatchingEvent: round(few.nsPerMatchingEvent, 0),
         nsPerNonMatchingEvent: round(few.nsPerNonMatchingEvent, 0),
+        gcNsPerMatchingEvent: round(few.gcNsPerMatchingEvent, 0),
         startMs: round(few.startMs, 0),
       },
-      ratios: { matching: round(ratio), nonMatching: round(many.nsPerNonMatchingEvent / few.nsPerNonMatchingEvent) },
+      ratios: {
+        matching: round(ratio),
+        nonMatching: round(many.nsPerNonMatchingEvent / few.nsPerNonMatchingEvent),
+        // The same ratio without GC pauses: what routing itself costs as connections grow.
+        matchingWithoutGc: round((many.nsPerMatchingEvent - many.gcNsPerMatchingEvent) / (few.nsPerMatchingEvent - few.gcNsPerMatchingEvent)),
+      },
       goals: { ratio: goal(ratio < 2, `dispatch cost ×${round(ratio)} from ${small} to ${large} connections (goal < 2)`) },
     };
   },

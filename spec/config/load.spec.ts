@@ -310,7 +310,13 @@ describe('parseConnection', () => {
   it('returns a frozen connection with defaults', () => {
     const conn = parseConnection(seed(), defaultEngineSettings());
     expectDeepFrozen(conn);
-    expect(conn.specificConfig).to.deep.equal({ parallelism: 1, omitRequestBody: [] });
+    // Ditto's default: GET and DELETE are sent without a body.
+    expect(conn.specificConfig).to.deep.equal({ parallelism: 1, omitRequestBody: ['GET', 'DELETE'] });
+  });
+
+  it('takes omitRequestBody "" as: every verb sends its body (as Ditto does)', () => {
+    const conn = parseConnection({ ...seed(), specificConfig: { omitRequestBody: '' } }, defaultEngineSettings());
+    expect(conn.specificConfig.omitRequestBody).to.deep.equal([]);
   });
 
   it('reports paths without positions and never the secret', () => {

@@ -125,7 +125,8 @@ const verbList = z
 const specificConfigSchema = z.strictObject({
   parallelism: integer({ min: 1 }).default(1),
   idleTimeout: duration({ max: 60_000 }).optional(),
-  omitRequestBody: verbList.default([]),
+  // Ditto's default: GET and DELETE go without a body; "" sends a body with every verb.
+  omitRequestBody: verbList.default(['GET', 'DELETE']),
 });
 
 const ID = /^[A-Za-z0-9_.:-]{1,100}$/;
