@@ -5,26 +5,11 @@ import { createGotTransport } from '../../src/connection/got-transport.ts';
 import type { PublishOutcome } from '../../src/connection/http-publisher.ts';
 import { ErrorCode } from '../../src/errors.ts';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
+import { defaultEngineSettings } from '../../src/config/schema.ts';
 import { FakeTokenSource, connectionConfig, fakeTime, message, pushSettings } from './support.ts';
 
 function engineSettings(httpPush: Partial<HttpPushSettings> = {}): EngineSettings {
-  return {
-    oauth2: {
-      enforceHttps: true,
-      maxClockSkew: 60_000,
-      requestTimeout: 10_000,
-      defaultTokenLifetime: 3_600_000,
-      tokenWaitTimeout: 30_000,
-      unauthorizedStatuses: [401],
-      maxResponseBytes: 65_536,
-      backoff: { initialDelay: 1000, maxDelay: 60_000 },
-      misconfiguredRetryDelay: 3_600_000,
-    },
-    httpPush: pushSettings(httpPush),
-    allowedHosts: [],
-    blockedHosts: [],
-    blockedSubnets: [],
-  };
+  return { ...defaultEngineSettings(), httpPush: pushSettings(httpPush) };
 }
 
 const credentials = {
@@ -132,5 +117,13 @@ describe('connection actor', () => {
     expect(c.snapshot()).to.include({ state: 'closed', dittoStatus: 'closed', queueSize: 1 });
     c.open();
     await published(1);
+  });
+
+  it('drains at once when nothing was ever queued and drops a later message as stopped', async () => {
+    const c = create();
+    expect(await c.drain(5000)).to.deep.equal({ delivered: 0, failed: 0, undelivered: 0 });
+    expect(c.enqueue(message(1))).to.equal(false);
+    expect(outcomes.map((o) => [o.outcome, o.reason])).to.deep.equal([['dropped', 'stopped']]);
+    expect(hook.requests).to.have.length(0);
   });
 });

@@ -12,6 +12,8 @@ import type { ConnectionStatusDocument } from '../../src/engine/types.ts';
 import { MetricName, TERMINAL_OUTCOMES } from '../../src/metrics/names.ts';
 import type { ThingEvent } from '../../src/protocol/signal.ts';
 import { parsePrometheus, samples } from './prometheus-text.ts';
+import { startTokenServer, type TokenServer } from './token-server.ts';
+import { startWebhookServer, type WebhookServer } from './webhook-server.ts';
 
 /** One pino line, parsed. */
 export type LogLine = Record<string, unknown> & { readonly level: number; readonly msg?: string };
@@ -284,4 +286,28 @@ engine:
 ${options.engineExtra ?? ''}
 connections:${connections}
 `;
+}
+
+/** The loopback servers every fault spec needs, started before and closed after each spec. */
+export interface FaultServers {
+  readonly hook: WebhookServer;
+  readonly idp: TokenServer;
+  /** The engine under test; stopped after each spec when set. */
+  harness?: EngineHarness;
+}
+
+/** Registers mocha hooks that start a webhook and a token server per spec and tear all down. */
+export function useFaultServers(): FaultServers {
+  const env = {} as { hook: WebhookServer; idp: TokenServer; harness?: EngineHarness };
+  beforeEach(async () => {
+    env.hook = await startWebhookServer();
+    env.idp = await startTokenServer();
+  });
+  afterEach(async () => {
+    await env.harness?.stop();
+    env.harness = undefined;
+    await env.hook.close();
+    await env.idp.close();
+  });
+  return env;
 }

@@ -7,9 +7,7 @@ import { createGotTransport } from '../../src/connection/got-transport.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import { ErrorCode, HostBlockedError, PublishError } from '../../src/errors.ts';
 import { createHostPolicy, type HostLookup } from '../../src/shared/host-policy.ts';
-import { faultYaml, startEngineHarness, type EngineHarness } from '../helpers/fault-harness.ts';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.ts';
-import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
+import { faultYaml, startEngineHarness, useFaultServers } from '../helpers/fault-harness.ts';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -32,97 +30,84 @@ function rebindingDns(): HostLookup & { calls: number } {
 
 describe('engine host filtering (engine.allowedHosts / blockedHosts / blockedSubnets)', function () {
   this.timeout(10_000);
-  let hook: WebhookServer;
-  let idp: TokenServer;
-  let harness: EngineHarness | undefined;
+  const env = useFaultServers();
 
-  beforeEach(async () => {
-    hook = await startWebhookServer();
-    idp = await startTokenServer();
-  });
-
-  afterEach(async () => {
-    await harness?.stop();
-    harness = undefined;
-    await hook.close();
-    await idp.close();
-  });
 
   const filtering = (lines: string) => `  ${lines}\n`;
 
   it('publishes to loopback while no list is configured (the default)', async () => {
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint }));
-    harness.dispatch(1);
-    expect(await harness.settled('c1', 1)).to.include({ published: 1 });
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint }));
+    env.harness.dispatch(1);
+    expect(await env.harness.settled('c1', 1)).to.include({ published: 1 });
   });
 
   it('refuses to start a connection whose uri is loopback once filtering is on', async () => {
-    const config = parseConfigText(faultYaml({ uri: hook.url, engineExtra: filtering('blockedSubnets: ["203.0.113.0/24"]') }), { env: {} });
+    const config = parseConfigText(faultYaml({ uri: env.hook.url, engineExtra: filtering('blockedSubnets: ["203.0.113.0/24"]') }), { env: {} });
     const engine = createEngine({ config });
     const error = await rejection(engine.start());
     expect(error).to.be.instanceOf(HostBlockedError);
     expect(error).to.include({ code: ErrorCode.HOST_BLOCKED, host: '127.0.0.1', rule: 'loopback' });
     expect((error as Error).message).to.include('engine.allowedHosts');
     await engine.stop();
-    expect(hook.requests).to.have.length(0);
+    expect(env.hook.requests).to.have.length(0);
   });
 
   it('allows loopback hosts listed in allowedHosts, for the target and the token endpoint', async () => {
-    harness = await startEngineHarness(
-      faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint, engineExtra: filtering('allowedHosts: ["127.0.0.1"]\n  blockedSubnets: ["10.0.0.0/8"]') }),
+    env.harness = await startEngineHarness(
+      faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint, engineExtra: filtering('allowedHosts: ["127.0.0.1"]\n  blockedSubnets: ["10.0.0.0/8"]') }),
     );
-    harness.dispatch(2);
-    expect(await harness.settled('c1', 2)).to.include({ published: 2 });
-    expect(idp.requests).to.have.length(1);
+    env.harness.dispatch(2);
+    expect(await env.harness.settled('c1', 2)).to.include({ published: 2 });
+    expect(env.idp.requests).to.have.length(1);
   });
 
   it('refuses a token endpoint that resolves to loopback when only the target host is allowed', async () => {
-    const tokenEndpoint = idp.tokenEndpoint.replace('127.0.0.1', 'localhost');
-    const config = parseConfigText(faultYaml({ uri: hook.url, tokenEndpoint, engineExtra: filtering('allowedHosts: ["127.0.0.1"]') }), { env: {} });
+    const tokenEndpoint = env.idp.tokenEndpoint.replace('127.0.0.1', 'localhost');
+    const config = parseConfigText(faultYaml({ uri: env.hook.url, tokenEndpoint, engineExtra: filtering('allowedHosts: ["127.0.0.1"]') }), { env: {} });
     const engine = createEngine({ config });
     const error = await rejection(engine.start());
     expect(error).to.be.instanceOf(HostBlockedError);
     expect(error).to.include({ code: ErrorCode.HOST_BLOCKED, host: 'localhost', rule: 'loopback' });
     await engine.stop();
-    expect(idp.requests).to.have.length(0);
+    expect(env.idp.requests).to.have.length(0);
   });
 
   it('refuses addConnection and updateConnection pointing at a blocked host, and keeps running', async () => {
-    const yaml = faultYaml({ uri: hook.url, engineExtra: filtering('allowedHosts: ["127.0.0.1"]') });
-    harness = await startEngineHarness(yaml);
-    const settings = harness.engine.settings;
+    const yaml = faultYaml({ uri: env.hook.url, engineExtra: filtering('allowedHosts: ["127.0.0.1"]') });
+    env.harness = await startEngineHarness(yaml);
+    const settings = env.harness.engine.settings;
     const blocked = parseConnection(
       { id: 'internal', connectionType: 'http-push', uri: 'http://10.1.2.3:8080', targets: [{ address: 'POST:/x', topics: ['_/_/things/twin/events'], authorizationContext: ['integration:test'] }] },
       settings,
     );
-    const added = await rejection(harness.engine.addConnection(blocked));
+    const added = await rejection(env.harness.engine.addConnection(blocked));
     expect(added).to.be.instanceOf(HostBlockedError);
     expect(added).to.include({ code: ErrorCode.HOST_BLOCKED, rule: 'private' });
-    expect(harness.engine.connection('internal')).to.equal(undefined);
+    expect(env.harness.engine.connection('internal')).to.equal(undefined);
 
-    const moved = parseConnection({ ...JSON.parse(JSON.stringify(harness.engine.connection('c1'))), uri: 'http://169.254.169.254' }, settings);
-    expect(await rejection(harness.engine.updateConnection(moved))).to.include({ code: ErrorCode.HOST_BLOCKED, rule: 'link-local' });
-    expect(harness.engine.connection('c1')?.uri).to.equal(hook.url);
-    harness.dispatch(1);
-    expect(await harness.settled('c1', 1)).to.include({ published: 1 });
+    const moved = parseConnection({ ...JSON.parse(JSON.stringify(env.harness.engine.connection('c1'))), uri: 'http://169.254.169.254' }, settings);
+    expect(await rejection(env.harness.engine.updateConnection(moved))).to.include({ code: ErrorCode.HOST_BLOCKED, rule: 'link-local' });
+    expect(env.harness.engine.connection('c1')?.uri).to.equal(env.hook.url);
+    env.harness.dispatch(1);
+    expect(await env.harness.settled('c1', 1)).to.include({ published: 1 });
   });
 
   it('refuses a target host at connect time when its name re-resolves to a blocked address', async () => {
     const policy = createHostPolicy({ allowedHosts: [], blockedHosts: [], blockedSubnets: ['203.0.113.0/24'] }, { lookup: async () => [{ address: '127.0.0.1', family: 4 }] });
     const transport = createGotTransport({ parallelism: 1, validateCertificates: true, maxResponseBytes: 1024, dnsLookup: policy.dnsLookup });
     try {
-      const error = await rejection(transport.request({ method: 'POST', url: `http://internal.test:${hook.port}/x`, headers: {}, body: '{}', timeout: 2000 }));
+      const error = await rejection(transport.request({ method: 'POST', url: `http://internal.test:${env.hook.port}/x`, headers: {}, body: '{}', timeout: 2000 }));
       expect(error).to.be.instanceOf(PublishError);
       expect(error).to.include({ code: ErrorCode.PUBLISH_FAILED, reason: ErrorCode.HOST_BLOCKED });
-      expect(hook.requests).to.have.length(0);
+      expect(env.hook.requests).to.have.length(0);
     } finally {
       transport.close();
     }
   });
 
   it('refuses a token endpoint at connect time after DNS rebinding, and the token actor fails instead of retrying', async () => {
-    const settings = parseConfigText(faultYaml({ uri: hook.url }), { env: {} }).engine;
-    const tokenEndpoint = idp.tokenEndpoint.replace('127.0.0.1', 'rebind.test');
+    const settings = parseConfigText(faultYaml({ uri: env.hook.url }), { env: {} }).engine;
+    const tokenEndpoint = env.idp.tokenEndpoint.replace('127.0.0.1', 'rebind.test');
     const credentials = {
       type: 'oauth-client-credentials' as const, tokenEndpoint, clientId: 'c', clientSecret: 's', clientAuthenticationMethod: 'client_secret_post' as const,
     };
@@ -143,6 +128,6 @@ describe('engine host filtering (engine.allowedHosts / blockedHosts / blockedSub
     } finally {
       actor.stop();
     }
-    expect(idp.requests).to.have.length(0);
+    expect(env.idp.requests).to.have.length(0);
   });
 });

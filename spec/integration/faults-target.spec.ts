@@ -1,122 +1,110 @@
 import type { Socket } from 'node:net';
 import { expect } from 'chai';
-import { faultYaml, startEngineHarness, type EngineHarness } from '../helpers/fault-harness.ts';
+import { faultYaml, startEngineHarness, useFaultServers } from '../helpers/fault-harness.ts';
 import { startFaultSocketServer } from '../helpers/fault-socket-server.ts';
-import { startTokenServer, tokenReply, type TokenServer } from '../helpers/token-server.ts';
-import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
+import { tokenReply } from '../helpers/token-server.ts';
 
 describe('fault injection: the target misbehaves', function () {
   this.timeout(15_000);
-  let hook: WebhookServer;
-  let idp: TokenServer;
-  let harness: EngineHarness | undefined;
+  const env = useFaultServers();
   const closers: (() => Promise<void>)[] = [];
 
-  beforeEach(async () => {
-    hook = await startWebhookServer();
-    idp = await startTokenServer();
-  });
-
   afterEach(async () => {
-    await harness?.stop();
-    harness = undefined;
-    await hook.close();
-    await idp.close();
     for (const close of closers.splice(0)) await close();
   });
 
   const publishFailedLog = (reason: string) => (line: Record<string, unknown>) => line['msg'] === 'publish failed' && line['reason'] === reason;
 
   it('fails each event after maxAttempts when the target refuses connections, and publishes again once it is back', async () => {
-    await hook.stop();
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint, maxAttempts: 3 }));
-    harness.dispatch(3);
-    const counts = await harness.settled('c1', 3);
+    await env.hook.stop();
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint, maxAttempts: 3 }));
+    env.harness.dispatch(3);
+    const counts = await env.harness.settled('c1', 3);
     expect(counts).to.include({ failed: 3, retried: 6 });
     expect(counts['published'] ?? 0).to.equal(0);
-    await harness.log(publishFailedLog('ECONNREFUSED'));
-    const logs = harness.engine.logs('c1');
+    await env.harness.log(publishFailedLog('ECONNREFUSED'));
+    const logs = env.harness.engine.logs('c1');
     expect(JSON.stringify(logs)).to.include('ECONNREFUSED');
-    expect(harness.engine.metrics('c1').containsFailures).to.equal(true);
+    expect(env.harness.engine.metrics('c1').containsFailures).to.equal(true);
 
-    await hook.restart();
-    harness.dispatch(2);
-    expect(await harness.settled('c1', 5)).to.include({ published: 2, failed: 3 });
-    expect(harness.engine.status('c1').state).to.equal('authenticated');
+    await env.hook.restart();
+    env.harness.dispatch(2);
+    expect(await env.harness.settled('c1', 5)).to.include({ published: 2, failed: 3 });
+    expect(env.harness.engine.status('c1').state).to.equal('authenticated');
   });
 
   it('retries a request whose connection is reset mid-request', async () => {
     let calls = 0;
-    hook.handle(() => ((calls += 1) === 1 ? { fault: 'reset' } : { status: 204 }));
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint, parallelism: 1 }));
-    harness.dispatch(2);
-    expect(await harness.settled('c1', 2)).to.include({ published: 2, retried: 1 });
-    expect(hook.requests).to.have.length(3);
-    expect(hook.requests[0]?.text).to.equal(hook.requests[1]?.text);
+    env.hook.handle(() => ((calls += 1) === 1 ? { fault: 'reset' } : { status: 204 }));
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint, parallelism: 1 }));
+    env.harness.dispatch(2);
+    expect(await env.harness.settled('c1', 2)).to.include({ published: 2, retried: 1 });
+    expect(env.hook.requests).to.have.length(3);
+    expect(env.hook.requests[0]?.text).to.equal(env.hook.requests[1]?.text);
   });
 
   it('retries a 503 with Retry-After and then publishes', async () => {
     let calls = 0;
-    hook.handle(() => ((calls += 1) <= 2 ? { status: 503, headers: { 'retry-after': calls === 1 ? '0' : new Date(0).toUTCString() } } : { status: 200 }));
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint, parallelism: 1 }));
-    harness.dispatch(1);
-    expect(await harness.settled('c1', 1)).to.include({ published: 1, retried: 2 });
-    expect(hook.requests).to.have.length(3);
+    env.hook.handle(() => ((calls += 1) <= 2 ? { status: 503, headers: { 'retry-after': calls === 1 ? '0' : new Date(0).toUTCString() } } : { status: 200 }));
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint, parallelism: 1 }));
+    env.harness.dispatch(1);
+    expect(await env.harness.settled('c1', 1)).to.include({ published: 1, retried: 2 });
+    expect(env.hook.requests).to.have.length(3);
   });
 
   it('fails a non-retryable status at once, without retries', async () => {
-    hook.handle(() => ({ status: 400, body: 'no' }));
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint }));
-    harness.dispatch(2);
-    const counts = await harness.settled('c1', 2);
+    env.hook.handle(() => ({ status: 400, body: 'no' }));
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint }));
+    env.harness.dispatch(2);
+    const counts = await env.harness.settled('c1', 2);
     expect(counts).to.include({ failed: 2 });
     expect(counts['retried'] ?? 0).to.equal(0);
-    await harness.log(publishFailedLog('status 400'));
+    await env.harness.log(publishFailedLog('status 400'));
   });
 
   it('refreshes a revoked token once on 401 and retries with the new one', async () => {
-    idp.enqueue(tokenReply('token-revoked', { expires_in: 3600 }), tokenReply('token-fresh', { expires_in: 3600 }));
-    hook.handle((request) => ({ status: request.headers.authorization === 'Bearer token-revoked' ? 401 : 200 }));
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint, parallelism: 2 }));
-    harness.dispatch(4);
-    const counts = await harness.settled('c1', 4);
+    env.idp.enqueue(tokenReply('token-revoked', { expires_in: 3600 }), tokenReply('token-fresh', { expires_in: 3600 }));
+    env.hook.handle((request) => ({ status: request.headers.authorization === 'Bearer token-revoked' ? 401 : 200 }));
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint, parallelism: 2 }));
+    env.harness.dispatch(4);
+    const counts = await env.harness.settled('c1', 4);
     expect(counts).to.include({ published: 4 });
     expect(counts['failed'] ?? 0).to.equal(0);
     // Two requests may have gone out with the revoked token at once: still one refresh.
-    expect(idp.requests).to.have.length(2);
-    expect((await harness.tokenRequests('c1'))['success']).to.equal(2);
-    expect(hook.requests.filter((r) => r.headers.authorization === 'Bearer token-fresh')).to.have.length(4);
+    expect(env.idp.requests).to.have.length(2);
+    expect((await env.harness.tokenRequests('c1'))['success']).to.equal(2);
+    expect(env.hook.requests.filter((r) => r.headers.authorization === 'Bearer token-fresh')).to.have.length(4);
   });
 
   it('does not loop when the target answers 401 forever: token requests stay bounded', async () => {
     let issued = 0;
-    idp.setDefault(() => tokenReply(`token-${(issued += 1)}`, { expires_in: 3600 }));
-    hook.handle(() => ({ status: 401 }));
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint, parallelism: 1 }));
-    harness.dispatch(3);
-    const counts = await harness.settled('c1', 3);
+    env.idp.setDefault(() => tokenReply(`token-${(issued += 1)}`, { expires_in: 3600 }));
+    env.hook.handle(() => ({ status: 401 }));
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint, parallelism: 1 }));
+    env.harness.dispatch(3);
+    const counts = await env.harness.settled('c1', 3);
     expect(counts).to.include({ failed: 3 });
-    await harness.log(publishFailedLog('status 401'));
+    await env.harness.log(publishFailedLog('status 401'));
     // At most one refresh and one retry per message.
-    expect(hook.requests.length).to.be.at.most(6);
-    expect(idp.requests.length).to.be.at.most(4);
-    expect(harness.engine.status('c1').state).to.not.equal('failed');
+    expect(env.hook.requests.length).to.be.at.most(6);
+    expect(env.idp.requests.length).to.be.at.most(4);
+    expect(env.harness.engine.status('c1').state).to.not.equal('failed');
   });
 
   it('times out a target that does not answer within idleTimeout and retries', async () => {
     let calls = 0;
-    hook.handle(() => ((calls += 1) === 1 ? { hang: true } : { status: 200 }));
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint, parallelism: 1, idleTimeout: '150ms' }));
-    harness.dispatch(1);
-    expect(await harness.settled('c1', 1)).to.include({ published: 1, retried: 1 });
+    env.hook.handle(() => ((calls += 1) === 1 ? { hang: true } : { status: 200 }));
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint, parallelism: 1, idleTimeout: '150ms' }));
+    env.harness.dispatch(1);
+    expect(await env.harness.settled('c1', 1)).to.include({ published: 1, retried: 1 });
   });
 
   it('fails an event after maxAttempts timeouts, logging the reason', async () => {
-    hook.handle(() => ({ hang: true }));
-    harness = await startEngineHarness(faultYaml({ uri: hook.url, tokenEndpoint: idp.tokenEndpoint, parallelism: 1, idleTimeout: '50ms', maxAttempts: 2 }));
-    harness.dispatch(1);
-    expect(await harness.settled('c1', 1)).to.include({ failed: 1, retried: 1 });
-    await harness.log(publishFailedLog('timeout'));
+    env.hook.handle(() => ({ hang: true }));
+    env.harness = await startEngineHarness(faultYaml({ uri: env.hook.url, tokenEndpoint: env.idp.tokenEndpoint, parallelism: 1, idleTimeout: '50ms', maxAttempts: 2 }));
+    env.harness.dispatch(1);
+    expect(await env.harness.settled('c1', 1)).to.include({ failed: 1, retried: 1 });
+    await env.harness.log(publishFailedLog('timeout'));
   });
 
   it('reads at most maxResponseBytes of a huge response body and stops the download', async () => {
@@ -136,9 +124,9 @@ describe('fault injection: the target misbehaves', function () {
       pump();
     });
     closers.push(() => raw.close());
-    harness = await startEngineHarness(faultYaml({ uri: raw.url, tokenEndpoint: idp.tokenEndpoint, parallelism: 2, maxResponseBytes: 1024 }));
-    harness.dispatch(4);
-    expect(await harness.settled('c1', 4)).to.include({ published: 4 });
+    env.harness = await startEngineHarness(faultYaml({ uri: raw.url, tokenEndpoint: env.idp.tokenEndpoint, parallelism: 2, maxResponseBytes: 1024 }));
+    env.harness.dispatch(4);
+    expect(await env.harness.settled('c1', 4)).to.include({ published: 4 });
     await new Promise<void>((resolve) => {
       const check = (): void => (sent.length === 4 ? resolve() : void setImmediate(check));
       check();
