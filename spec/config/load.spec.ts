@@ -51,6 +51,7 @@ describe('loadConfig', () => {
         circuitBreakerThreshold: 20,
         maxResponseBytes: 1_048_576,
       },
+      connectionLogs: { successCapacity: 10, failureCapacity: 40 },
       allowedHosts: [],
       blockedHosts: [],
       blockedSubnets: [],

@@ -74,6 +74,8 @@ export interface EngineYaml {
   readonly httpPush?: string;
   /** Replaces the spec retry policy (a YAML flow map). */
   readonly retry?: string;
+  /** Further `engine` keys, as YAML lines indented by two spaces. */
+  readonly engine?: string;
 }
 
 /**
@@ -88,7 +90,7 @@ engine:
     backoff: { initialDelay: 10ms, maxDelay: 20ms }
     tokenWaitTimeout: 3s${overrides.oauth2 ? `\n${overrides.oauth2}` : ''}
   httpPush:
-    retry: ${overrides.retry ?? '{ maxAttempts: 5, initialDelay: 10ms, maxDelay: 20ms, statuses: [429, 502, 503, 504] }'}${overrides.httpPush ? `\n${overrides.httpPush}` : ''}
+    retry: ${overrides.retry ?? '{ maxAttempts: 5, initialDelay: 10ms, maxDelay: 20ms, statuses: [429, 502, 503, 504] }'}${overrides.httpPush ? `\n${overrides.httpPush}` : ''}${overrides.engine ? `\n${overrides.engine}` : ''}
 `;
 }
 

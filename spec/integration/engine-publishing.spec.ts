@@ -136,6 +136,17 @@ describe('engine publishing (end to end against a local webhook)', () => {
     expect(running.status('push').state).to.equal('authenticated');
   });
 
+  it('keeps as many connection log entries as engine.connectionLogs allows', async () => {
+    hook.handle((request) => (request.index < 3 ? { status: 400 } : { status: 200 }));
+    const running = await started([plain()], { engine: '  connectionLogs: { successCapacity: 1, failureCapacity: 2 }' });
+    for (let n = 1; n <= 6; n += 1) running.dispatch(counterModified('org.acme:lamp', n));
+    await within(hook.waitForRequests(6), 'all six events');
+    await eventually(async () => (await count('published')) === 3, 'three published');
+    const entries = running.logs('push').connectionLogs.filter((entry) => entry.category === 'target');
+    expect(entries.filter((entry) => entry.level === 'failure')).to.have.length(2);
+    expect(entries.filter((entry) => entry.level === 'success')).to.have.length(1);
+  });
+
   it('drops the newest events when the queue is full, and the counts add up', async () => {
     const release = deferred<void>();
     hook.handle(async () => {

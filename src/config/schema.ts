@@ -63,6 +63,12 @@ const subnet = z.string().superRefine((value, ctx) => {
 export const engineSettingsSchema = z.strictObject({
   oauth2: oauth2Schema.prefault({}),
   httpPush: httpPushSchema.prefault({}),
+  connectionLogs: z
+    .strictObject({
+      successCapacity: integer({ min: 0 }).default(10),
+      failureCapacity: integer({ min: 0 }).default(40),
+    })
+    .prefault({}),
   allowedHosts: z.array(nonEmpty('a host name')).default([]),
   blockedHosts: z.array(nonEmpty('a host name')).default([]),
   blockedSubnets: z.array(subnet).default([]),

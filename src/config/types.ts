@@ -119,10 +119,19 @@ export interface HttpPushSettings {
   readonly maxResponseBytes: number;
 }
 
+/** `engine.connectionLogs`: how many recent entries each connection's log keeps. */
+export interface ConnectionLogSettings {
+  /** Success entries kept (default 10). */
+  readonly successCapacity: number;
+  /** Failure entries kept (default 40). */
+  readonly failureCapacity: number;
+}
+
 /** `engine`: settings for the engine itself. */
 export interface EngineSettings {
   readonly oauth2: OAuth2Settings;
   readonly httpPush: HttpPushSettings;
+  readonly connectionLogs: ConnectionLogSettings;
   /** Ditto-style host filtering; empty lists = off. */
   readonly allowedHosts: readonly string[];
   readonly blockedHosts: readonly string[];

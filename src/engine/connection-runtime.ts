@@ -100,7 +100,7 @@ export class ConnectionRuntime {
     const clock = deps.clock;
     this.records = records ?? {
       metrics: new ConnectionMetrics(id, { clock, addresses: definition.targets.map((t) => t.address) }),
-      logs: new ConnectionLogs(id, { clock }),
+      logs: new ConnectionLogs(id, { clock, ...deps.settings.connectionLogs }),
     };
     for (const target of definition.targets) this.records.metrics.addAddress(target.address);
 
