@@ -14,6 +14,8 @@ import { SEED_ACCESS_TOKEN, SEED_TOKEN_RESPONSE, startTokenServer } from '../hel
 import type { TokenServer } from '../helpers/token-server.ts';
 import { deferred, startWebhookServer } from '../helpers/webhook-server.ts';
 import type { RecordedRequest, WebhookServer } from '../helpers/webhook-server.ts';
+import { parsePrometheus, valueOf } from '../helpers/prometheus-text.ts';
+import { MetricName } from '../../src/metrics/names.ts';
 
 const TOKEN_PATH = '/785e80cd-e6e6-452a-be97-a59c53edb4d9';
 const WEBHOOK_PATH = '/6148b899-736f-47e6-9382-90b1d721630e';
@@ -190,6 +192,20 @@ describe('the seed scenario through the CLI (spec/integration/seed-e2e)', functi
     expect(requests.slice(before).map((r) => (envelope(r).value as Created).thingId)).to.deep.equal([visible.thingId]);
     expect(hook.requests.map((r) => r.text).join('\n')).to.not.include(hidden.thingId);
     expect(tokens.requests).to.have.length(1);
+  });
+
+  it('serves Prometheus text on /metrics in which every event to the connection is accounted', async () => {
+    const response = await fetch(`${address}/metrics`);
+    expect(response.status).to.equal(200);
+    expect(response.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheus(await response.text());
+    const outcome = (name: string): number | undefined =>
+      valueOf(families, MetricName.OUTBOUND_MESSAGES, { connection: 'http_oauth2', target: `POST:${WEBHOOK_PATH}`, outcome: name });
+    // Three granted things so far (the private one never reached the connection); all published.
+    expect(outcome('dispatched')).to.equal(3);
+    expect(outcome('published')).to.equal(3);
+    expect(valueOf(families, MetricName.TOKEN_REQUESTS, { connection: 'http_oauth2', outcome: 'success' })).to.equal(1);
+    expect(valueOf(families, MetricName.CONNECTION_STATE, { connection: 'http_oauth2', state: 'authenticated' })).to.equal(1);
   });
 
   it('drains on SIGTERM: the event in flight is delivered, then the process exits 0', async () => {
