@@ -25,7 +25,7 @@ describe('twinlink CLI', () => {
 
   it('--check accepts the default config/twinlink.yaml', async () => {
     const run = await runCli(['--check']);
-    expect(run).to.deep.include({ code: 0, stdout: 'config OK: 1 connections\n', stderr: '' });
+    expect(run).to.deep.include({ code: 0, stdout: 'config OK: 1 connection\n', stderr: '' });
   });
 
   it('--check with an invalid config exits 2 with the loader\'s messages and no stack trace', async () => {

@@ -84,7 +84,7 @@ describe('twinlink CLI (spec/integration/cli)', function () {
       await writeFile(file, configFor(hookA.url));
       const cli = start(['--check', '--config', file]);
       expect(await cli.waitForExit()).to.deep.equal({ code: 0, signal: null });
-      expect([cli.stdout(), cli.stderr()]).to.deep.equal(['config OK: 1 connections\n', '']);
+      expect([cli.stdout(), cli.stderr()]).to.deep.equal(['config OK: 1 connection\n', '']);
     });
 
     it("exits 2 with every loader message (file:line:col path: message) and no stack trace", async () => {

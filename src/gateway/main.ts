@@ -106,7 +106,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (args.check) {
     const n = config.connections.length;
-    process.stdout.write(`config OK: ${n} connections\n`);
+    process.stdout.write(`config OK: ${n} ${n === 1 ? 'connection' : 'connections'}\n`);
     return ExitCode.OK;
   }
 
