@@ -157,6 +157,19 @@ describe('createMetrics', () => {
     }
   });
 
+  it('moves the state gauge to the new state when it changes between scrapes', async () => {
+    const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+    metrics.setConnectionState('c1', 'connecting');
+    metrics.setConnectionState('c2', 'closed');
+    await scrape(metrics);
+    metrics.setConnectionState('c1', 'authenticated');
+    const families = await scrape(metrics);
+    for (const state of CONNECTION_STATES) {
+      expect(valueOf(families, MetricName.CONNECTION_STATE, { connection: 'c1', state }), state).to.equal(state === 'authenticated' ? 1 : 0);
+      expect(valueOf(families, MetricName.CONNECTION_STATE, { connection: 'c2', state }), state).to.equal(state === 'closed' ? 1 : 0);
+    }
+  });
+
   it('reports the latest queue size and in-flight count at scrape time, and nothing before they are set', async () => {
     const metrics = createMetrics(new Registry(), { defaultMetrics: false });
     metrics.setConnectionState('c1', 'closed');
