@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import net, { type AddressInfo } from 'node:net';
+import sinon from 'sinon';
 import type { EngineSettings, HttpPushSettings } from '../../src/config/types.ts';
 import { createConnectionActor, type ConnectionActor, type ConnectionSnapshot } from '../../src/connection/connection-actor.ts';
 import { createGotTransport } from '../../src/connection/got-transport.ts';
@@ -125,5 +127,68 @@ describe('connection actor', () => {
     expect(c.enqueue(message(1))).to.equal(false);
     expect(outcomes.map((o) => [o.outcome, o.reason])).to.deep.equal([['dropped', 'stopped']]);
     expect(hook.requests).to.have.length(0);
+  });
+});
+
+describe('connection actor with an https target', () => {
+  let silent: net.Server;
+  let accepted: net.Socket[];
+  let fake: sinon.SinonFakeTimers;
+  let conn: ConnectionActor | undefined;
+
+  beforeEach(async () => {
+    accepted = [];
+    // Accepts TCP and never answers the TLS handshake: only the probe's timeout ends the wait.
+    silent = net.createServer((socket) => accepted.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    fake = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'], shouldClearNativeTimers: true });
+  });
+  afterEach(async () => {
+    const drained = conn?.drain(0);
+    await fake.tickAsync(0);
+    await drained;
+    conn = undefined;
+    fake.restore();
+    for (const socket of accepted) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
+  function create(idleTimeout: number | undefined, requestTimeout = 60_000): ConnectionActor {
+    conn = createConnectionActor({
+      connection: connectionConfig({ uri: `https://127.0.0.1:${(silent.address() as AddressInfo).port}/hook`, idleTimeout }),
+      settings: engineSettings({ requestTimeout }),
+      transport: createGotTransport({ parallelism: 1, validateCertificates: true, maxResponseBytes: 1024 }),
+      random: () => 0.5,
+      onOutcome: () => undefined,
+    });
+    return conn;
+  }
+
+  async function timesOutAfter(ms: number): Promise<void> {
+    const c = conn as ConnectionActor;
+    while (accepted.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await fake.tickAsync(ms - 1);
+    expect(c.snapshot().state).to.equal('connecting');
+    await fake.tickAsync(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(c.snapshot().state).to.equal('backoff');
+    expect(c.snapshot().statusDetails).to.equal(`target https://127.0.0.1:${(silent.address() as AddressInfo).port} unreachable, retrying: timeout`);
+  }
+
+  it('stays connecting while the probe runs, publishing nothing', async () => {
+    const c = create(undefined);
+    c.enqueue(message(1));
+    expect(c.snapshot()).to.include({ state: 'connecting', dittoStatus: 'unknown', queueSize: 1 });
+    expect(c.snapshot().statusDetails).to.match(/^checking that https:\/\/127\.0\.0\.1:\d+ is reachable$/);
+  });
+
+  it('gives the probe the idleTimeout of the connection', async () => {
+    create(2_000);
+    await timesOutAfter(2_000);
+  });
+
+  it('gives the probe the engine request timeout, capped at ten seconds', async () => {
+    create(undefined, 60_000);
+    await timesOutAfter(10_000);
   });
 });

@@ -1,12 +1,14 @@
 import { expect } from 'chai';
-import { SimulatedClock, createActor, type Actor } from 'xstate';
+import { SimulatedClock, createActor, fromPromise, type Actor } from 'xstate';
 import {
   connectionMachine,
+  connectionStateOf,
   describeProblem,
   dittoStatusOf,
   tokenEventOf,
   type ConnectionEvent,
   type ConnectionMachineInput,
+  type ReachTargetInput,
   type TokenProblem,
 } from '../../src/connection/connection.machine.ts';
 import type { ConnectionState } from '../../src/engine/types.ts';
@@ -40,7 +42,7 @@ describe('connection machine', () => {
     return actor;
   }
 
-  const state = (): ConnectionState => actor.getSnapshot().value as ConnectionState;
+  const state = (): ConnectionState => connectionStateOf(actor.getSnapshot().value);
   const send = (...events: ConnectionEvent[]): void => events.forEach((event) => actor.send(event));
 
   beforeEach(() => {
@@ -279,5 +281,234 @@ describe('connection machine', () => {
       expect(describeProblem({ code: 'x', message: 'm', error: 'invalid_scope' })).to.equal('invalid_scope');
       expect(describeProblem(unreachable)).to.equal(unreachable.message);
     });
+  });
+});
+
+describe('connection machine with an https target (reachability probe)', () => {
+  const TARGET = 'https://hook.example:8443';
+  let clock: SimulatedClock;
+  let effects: string[];
+  let probes: { signal: AbortSignal; resolve: () => void; reject: (error: unknown) => void }[];
+  let actor: Actor<typeof connectionMachine>;
+
+  /** The probe as an actor that the spec settles by hand; every start is recorded. */
+  const fakeProbe = fromPromise<void, ReachTargetInput>(({ signal }) =>
+    new Promise<void>((resolve, reject) => {
+      probes.push({ signal, resolve, reject });
+    }));
+
+  function start(input: Partial<ConnectionMachineInput> = {}): Actor<typeof connectionMachine> {
+    const machine = connectionMachine.provide({
+      actions: {
+        pausePublisher: () => effects.push('pause'),
+        resumePublisher: () => effects.push('resume'),
+        retryToken: () => effects.push('retryToken'),
+      },
+      actors: { reachTarget: fakeProbe },
+    });
+    actor = createActor(machine, {
+      clock,
+      input: { connectionId: 'c1', hasCredentials: true, startClosed: false, now: () => clock.now(), probeTarget: TARGET, random: () => 0.999, ...input },
+    }).start();
+    return actor;
+  }
+
+  const state = (): ConnectionState => connectionStateOf(actor.getSnapshot().value);
+  const details = (): string => actor.getSnapshot().context.statusDetails;
+  const send = (...events: ConnectionEvent[]): void => events.forEach((event) => actor.send(event));
+  /** Lets the probe promise's settlement reach the machine. */
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:8443'), { code: 'ECONNREFUSED' });
+
+  function probe(n: number): (typeof probes)[number] {
+    const found = probes[n];
+    if (!found) throw new Error(`probe ${n} was not started (${probes.length} started)`);
+    return found;
+  }
+
+  beforeEach(() => {
+    clock = new SimulatedClock();
+    clock.set(1_000);
+    effects = [];
+    probes = [];
+  });
+  afterEach(() => actor.stop());
+
+  it('says in connecting that it checks the target, and probes it once', async () => {
+    start();
+    await settle();
+    expect(state()).to.equal('connecting');
+    expect(details()).to.equal(`acquiring access token and checking that ${TARGET} is reachable`);
+    expect(probes).to.have.length(1);
+    start({ hasCredentials: false });
+    expect(actor.getSnapshot().context.statusDetails).to.equal(`checking that ${TARGET} is reachable`);
+  });
+
+  it('authenticates only once the token is valid and the probe succeeded, in either order', async () => {
+    start();
+    send({ type: 'TOKEN.VALID' });
+    expect(state(), 'token valid, probe pending').to.equal('connecting');
+    expect(effects).not.to.include('resume');
+    probe(0).resolve();
+    await settle();
+    expect(state()).to.equal('authenticated');
+    expect(effects.at(-1)).to.equal('resume');
+
+    start();
+    probe(1).resolve();
+    await settle();
+    expect(state(), 'probe ok, token pending').to.equal('connecting');
+    send({ type: 'TOKEN.VALID' });
+    expect(state()).to.equal('authenticated');
+  });
+
+  it('authenticates without credentials once the probe succeeded', async () => {
+    start({ hasCredentials: false });
+    expect(state()).to.equal('connecting');
+    probe(0).resolve();
+    await settle();
+    expect(state()).to.equal('authenticated');
+    expect(details()).to.equal('publishing');
+  });
+
+  it('goes to backoff naming the target and the reason when the probe fails, keeps the publisher paused, and retries after a growing delay', async () => {
+    start({ probeBackoff: { initialDelay: 1000, maxDelay: 60_000 } });
+    send({ type: 'TOKEN.VALID' });
+    probe(0).reject(refused);
+    await settle();
+    expect(state()).to.equal('backoff');
+    expect(details()).to.equal(`target ${TARGET} unreachable, retrying: ECONNREFUSED`);
+    expect(dittoStatusOf(state(), actor.getSnapshot().context)).to.equal('failed');
+    expect(effects).not.to.include('resume');
+
+    // First retry: random 0.999 of 1000 ms.
+    clock.increment(998);
+    expect(state()).to.equal('backoff');
+    clock.increment(1);
+    expect(state()).to.equal('connecting');
+    expect(probes).to.have.length(2);
+    probe(1).reject(Object.assign(new Error('certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }));
+    await settle();
+    expect(details()).to.equal(`target ${TARGET} unreachable, retrying: UNABLE_TO_VERIFY_LEAF_SIGNATURE`);
+
+    // Second consecutive failure: the ceiling doubles.
+    clock.increment(1997);
+    expect(state()).to.equal('backoff');
+    clock.increment(1);
+    expect(state()).to.equal('connecting');
+    probe(2).resolve();
+    await settle();
+    expect(state()).to.equal('authenticated');
+    expect(effects.at(-1)).to.equal('resume');
+    expect(actor.getSnapshot().context).to.include({ probeFailures: 0, targetProblem: undefined });
+  });
+
+  it('waits at least half the initial delay even when the jitter draws zero', async () => {
+    start({ random: () => 0, probeBackoff: { initialDelay: 1000, maxDelay: 60_000 } });
+    probe(0).reject(refused);
+    await settle();
+    clock.increment(499);
+    expect(state()).to.equal('backoff');
+    clock.increment(1);
+    expect(state()).to.equal('connecting');
+  });
+
+  it('stays in backoff for a failed probe when a token arrives, until the retry succeeds', async () => {
+    start();
+    probe(0).reject(Object.assign(new Error('timeout'), { code: 'timeout' }));
+    await settle();
+    send({ type: 'TOKEN.VALID' });
+    expect(state()).to.equal('backoff');
+    expect(details()).to.equal(`target ${TARGET} unreachable, retrying: timeout`);
+    clock.increment(1_000);
+    probe(1).resolve();
+    await settle();
+    expect(state()).to.equal('authenticated');
+  });
+
+  it('behaves as before when the probe succeeds but the token endpoint fails', async () => {
+    start();
+    probe(0).resolve();
+    await settle();
+    send({ type: 'TOKEN.BACKOFF', problem: unreachable });
+    expect(state()).to.equal('backoff');
+    expect(details()).to.equal('token endpoint unavailable, retrying: connect ECONNREFUSED 127.0.0.1:9');
+    // The probe's retry delay does not apply to a token failure.
+    clock.increment(3_600_000);
+    expect(state()).to.equal('backoff');
+    send({ type: 'TOKEN.VALID' });
+    expect(state()).to.equal('authenticated');
+    send({ type: 'TOKEN.FAILED', problem: rejected });
+    expect(state()).to.equal('failed');
+    expect(dittoStatusOf(state(), actor.getSnapshot().context)).to.equal('misconfigured');
+  });
+
+  it('probes again when a token failure cut the probe short', async () => {
+    start();
+    send({ type: 'TOKEN.BACKOFF', problem: unreachable });
+    expect(probe(0).signal.aborted).to.equal(true);
+    send({ type: 'TOKEN.VALID' });
+    expect(state()).to.equal('connecting');
+    probe(1).resolve();
+    await settle();
+    expect(state()).to.equal('authenticated');
+  });
+
+  it('cancels the probe when closed during connecting, and probes again when reopened', async () => {
+    start();
+    send({ type: 'TOKEN.VALID' });
+    send({ type: 'CLOSE' });
+    expect(state()).to.equal('closed');
+    expect(probe(0).signal.aborted).to.equal(true);
+    // A late settlement of the cancelled probe changes nothing.
+    probe(0).resolve();
+    await settle();
+    expect(state()).to.equal('closed');
+    send({ type: 'OPEN' });
+    expect(state()).to.equal('connecting');
+    probe(1).resolve();
+    await settle();
+    expect(state()).to.equal('authenticated');
+  });
+
+  it('probes before recovering from failed through a token the token actor got on its own', async () => {
+    start();
+    send({ type: 'TOKEN.FAILED', problem: rejected }, { type: 'TOKEN.VALID' });
+    expect(state()).to.equal('connecting');
+    probe(1).resolve();
+    await settle();
+    expect(state()).to.equal('authenticated');
+  });
+
+  it('calls the effects\' reachTarget with an abort signal when no actor is provided', async () => {
+    const signals: AbortSignal[] = [];
+    actor = createActor(connectionMachine, {
+      clock,
+      input: {
+        connectionId: 'c1', hasCredentials: false, startClosed: false, now: () => clock.now(), probeTarget: TARGET,
+        effects: { pausePublisher: () => {}, resumePublisher: () => {}, retryToken: () => {}, reachTarget: (signal) => (signals.push(signal), Promise.resolve()) },
+      },
+    }).start();
+    await settle();
+    expect(signals).to.have.length(1);
+    expect(state()).to.equal('authenticated');
+  });
+
+  it('does not probe a plain http target', async () => {
+    start({ probeTarget: undefined });
+    await settle();
+    send({ type: 'TOKEN.VALID' });
+    expect(state()).to.equal('authenticated');
+    expect(probes).to.have.length(0);
+  });
+
+  it('RECONFIGURE to an https target probes it', async () => {
+    start({ probeTarget: undefined, hasCredentials: false });
+    expect(state()).to.equal('authenticated');
+    send({ type: 'RECONFIGURE', hasCredentials: false, probeTarget: TARGET });
+    expect(state()).to.equal('connecting');
+    probe(0).resolve();
+    await settle();
+    expect(state()).to.equal('authenticated');
   });
 });

@@ -3,6 +3,7 @@
  * source, wired together. The engine creates one per connection, routes messages to `enqueue`,
  * and reads `snapshot()` / `state$` for the status API and the state gauge.
  */
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
@@ -11,8 +12,9 @@ import type { ConnectionConfig, EngineSettings } from '../config/types.ts';
 import type { Acknowledgement, ConnectionState, DittoConnectionStatus, DrainReport } from '../engine/types.ts';
 import type { OutboundMessage } from '../pipeline/outbound-message.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
-import { connectionMachine, dittoStatusOf, tokenEventOf, type ConnectionEffects } from './connection.machine.ts';
+import { connectionMachine, connectionStateOf, dittoStatusOf, tokenEventOf, type ConnectionEffects } from './connection.machine.ts';
 import { createHttpPublisher, type HttpPublisher, type PublishOutcome, type Timers } from './http-publisher.ts';
+import { MAX_PROBE_TIMEOUT, reachTarget } from './reach-target.ts';
 import type { Transport } from './transport.ts';
 
 /** A secret-free view of a connection's state, for status documents and gauges. */
@@ -46,6 +48,8 @@ export interface ConnectionActorOptions {
   readonly onAcknowledgement?: (ack: Acknowledgement) => void;
   /** Called on OPEN from `failed`/`closed`: ask the token actor to try now (default: `tokenSource.get()`). */
   readonly retryToken?: () => void;
+  /** The engine host policy's `dnsLookup`, used by the https reachability probe of `connecting`. */
+  readonly targetLookup?: LookupFunction;
 }
 
 export interface ConnectionActor {
@@ -113,6 +117,8 @@ class MachineConnectionActor implements ConnectionActor, ConnectionEffects {
         startClosed: connection.connectionStatus === 'closed',
         now: nowOf(options.clock ?? systemClock),
         failedRetryDelay: options.failedRetryDelay,
+        probeTarget: probeTargetOf(connection.uri),
+        ...(options.random ? { random: options.random } : {}),
       },
     });
     this.#actor.start();
@@ -158,7 +164,7 @@ class MachineConnectionActor implements ConnectionActor, ConnectionEffects {
 
   snapshot(): ConnectionSnapshot {
     const { value, context } = this.#actor.getSnapshot();
-    const state = value as ConnectionState;
+    const state = connectionStateOf(value);
     return {
       connectionId: this.id,
       state,
@@ -188,6 +194,21 @@ class MachineConnectionActor implements ConnectionActor, ConnectionEffects {
     if (this.#options.retryToken) this.#options.retryToken();
     // Failures surface through status$; here we only nudge the token actor.
     else this.#options.tokenSource?.get().catch(() => undefined);
+  }
+
+  /**
+   * Effect: the https probe of `connecting` (TCP + TLS handshake with the connection's `ca` and
+   * `validateCertificates`), bounded by the request timeout capped at {@link MAX_PROBE_TIMEOUT}.
+   */
+  reachTarget(signal: AbortSignal): Promise<void> {
+    const { connection, settings, targetLookup } = this.#options;
+    return reachTarget(new URL(connection.uri), {
+      timeout: Math.min(connection.specificConfig.idleTimeout ?? settings.httpPush.requestTimeout, MAX_PROBE_TIMEOUT),
+      validateCertificates: connection.validateCertificates,
+      ...(connection.ca !== undefined ? { ca: connection.ca } : {}),
+      ...(targetLookup ? { lookup: targetLookup } : {}),
+      signal,
+    });
   }
 
   #createPublisher(): HttpPublisher {
@@ -221,6 +242,12 @@ class MachineConnectionActor implements ConnectionActor, ConnectionEffects {
       this.#state$.next(next);
     }
   }
+}
+
+/** `https://host:port` of an https uri (no userinfo, path or query): the target probed while connecting. */
+function probeTargetOf(uri: string): string | undefined {
+  const url = new URL(uri);
+  return url.protocol === 'https:' ? `${url.protocol}//${url.host}` : undefined;
 }
 
 /** One `now` function per clock, shared by every connection on it (the machine calls `context.now()`). */

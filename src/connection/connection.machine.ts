@@ -2,19 +2,23 @@
  * The state of one connection: the single source of truth for its status. It reacts to the token
  * actor (`TOKEN.*`, mapped from `TokenSource.status$` by {@link tokenEventOf}), to the publisher's
  * circuit breaker (`CIRCUIT.*`) and to commands (`OPEN`, `CLOSE`, `RECONFIGURE`). Side effects are
- * named actions (`pausePublisher`, `resumePublisher`, `retryToken`) calling the `effects` of `input`.
+ * named actions (`pausePublisher`, `resumePublisher`, `retryToken`) calling the `effects` of `input`;
+ * for an https target, `connecting` also invokes the `reachTarget` actor (TCP + TLS handshake).
  *
  * ```
- *  closed ──OPEN──▶ connecting ──TOKEN.VALID (or no credentials)──▶ authenticated ⇄ refreshing
+ *  closed ──OPEN──▶ connecting ──token usable (or no credentials) AND target reached (https)──▶ authenticated ⇄ refreshing
  *                       │                                               │    ▲
- *                       └──TOKEN.BACKOFF / CIRCUIT.OPEN──▶ backoff ◀────┘    │ TOKEN.VALID / CIRCUIT.CLOSED
+ *                       └──TOKEN.BACKOFF / probe failed──▶ backoff ◀────┘    │ TOKEN.VALID / CIRCUIT.CLOSED
+ *                       │                     └──probe retry delay──▶ connecting
  *                       └──TOKEN.FAILED──▶ failed ──OPEN / RECONFIGURE / retry delay──▶ connecting
  * ```
  */
-import { assign, setup } from 'xstate';
+import { assign, fromPromise, setup, type StateValue } from 'xstate';
 import type { TokenStatus } from '../auth/token-source.ts';
 import type { ConnectionState, DittoConnectionStatus } from '../engine/types.ts';
 import { ErrorCode } from '../errors.ts';
+import { backoffDelay, type BackoffPolicy } from '../shared/backoff.ts';
+import { reachFailureReason } from './reach-target.ts';
 
 /** A secret-free token failure, as in {@link TokenStatus.lastError}. */
 export interface TokenProblem {
@@ -29,7 +33,7 @@ export type ConnectionEvent =
   | { readonly type: 'OPEN' }
   | { readonly type: 'CLOSE' }
   /** The definition changed; the creator has already swapped token source and publisher. */
-  | { readonly type: 'RECONFIGURE'; readonly hasCredentials: boolean; readonly startClosed?: boolean }
+  | { readonly type: 'RECONFIGURE'; readonly hasCredentials: boolean; readonly startClosed?: boolean; readonly probeTarget?: string }
   | { readonly type: 'TOKEN.VALID' }
   /** A token is being renewed while the old one still serves. */
   | { readonly type: 'TOKEN.REFRESHING' }
@@ -51,7 +55,16 @@ export interface ConnectionEffects {
   resumePublisher(): void;
   /** Ask the token actor to try again now. */
   retryToken(): void;
+  /**
+   * The reachability probe of an https target (TCP connect + TLS handshake, see `reach-target.ts`):
+   * resolves when reached, rejects with a coded error (`ECONNREFUSED`, `timeout`, a certificate
+   * error, …); must stop when `signal` aborts. Absent: the target counts as reachable.
+   */
+  reachTarget?(signal: AbortSignal): Promise<void>;
 }
+
+/** Default backoff between failed probes of an https target while `connecting`. */
+export const DEFAULT_PROBE_BACKOFF: BackoffPolicy = Object.freeze({ initialDelay: 1000, maxDelay: 60_000 });
 
 export interface ConnectionMachineInput {
   readonly connectionId: string;
@@ -65,6 +78,21 @@ export interface ConnectionMachineInput {
   readonly now: () => number;
   /** When set, `failed` retries by itself after this many ms (else it waits for OPEN/RECONFIGURE). */
   readonly failedRetryDelay?: number;
+  /**
+   * `scheme://host:port` of an https target: `connecting` then also waits for the `reachTarget`
+   * probe. Absent (plain http): no probe. Shown in `statusDetails`, so never userinfo or a path.
+   */
+  readonly probeTarget?: string;
+  /** Delay between failed probes, growing with consecutive failures (default {@link DEFAULT_PROBE_BACKOFF}). */
+  readonly probeBackoff?: BackoffPolicy;
+  /** Jitter source for the probe retry delay, [0, 1) (default `Math.random`). */
+  readonly random?: () => number;
+}
+
+/** What the `reachTarget` actor receives. */
+export interface ReachTargetInput {
+  readonly effects?: ConnectionEffects;
+  readonly probeTarget?: string;
 }
 
 export interface ConnectionContext {
@@ -87,6 +115,15 @@ export interface ConnectionContext {
   /** The publisher's circuit is open. */
   readonly circuitOpen: boolean;
   readonly circuitReason?: string;
+  readonly probeTarget?: string;
+  readonly probeBackoff: BackoffPolicy;
+  readonly random: () => number;
+  /** The last probe of the target succeeded since `connecting` was entered (always true without a probe). */
+  readonly targetReachable: boolean;
+  /** Why the last probe failed (`ECONNREFUSED`, `timeout`, …); set while waiting to probe again. */
+  readonly targetProblem?: string;
+  /** Consecutive failed probes (grows the retry delay). */
+  readonly probeFailures: number;
 }
 
 /** `invalid_client: Client authentication failed` (RFC 6749 §5.2), else the error message. */
@@ -102,12 +139,14 @@ function detailsOf(state: ConnectionState, context: ConnectionContext): string {
     case 'closed':
       return 'closed';
     case 'connecting':
-      return 'acquiring access token';
+      if (context.probeTarget === undefined) return 'acquiring access token';
+      return `${context.hasCredentials ? 'acquiring access token and ' : ''}checking that ${context.probeTarget} is reachable`;
     case 'authenticated':
       return context.hasCredentials ? 'publishing with a valid access token' : 'publishing';
     case 'refreshing':
       return 'refreshing the access token; publishing continues';
     case 'backoff':
+      if (context.targetProblem !== undefined) return `target ${context.probeTarget ?? ''} unreachable, retrying: ${context.targetProblem}`;
       return !context.tokenUsable
         ? `token endpoint unavailable, retrying: ${describeProblem(context.problem)}`
         : `target failing, publishing paused until a probe succeeds${context.circuitReason ? `: ${context.circuitReason}` : ''}`;
@@ -132,6 +171,10 @@ export const connectionMachine = setup({
     events: {} as ConnectionEvent,
     input: {} as ConnectionMachineInput,
   },
+  actors: {
+    // Without an implementation in the effects, the target counts as reached.
+    reachTarget: fromPromise<void, ReachTargetInput>(({ input, signal }) => input.effects?.reachTarget?.(signal) ?? Promise.resolve()),
+  },
   actions: {
     pausePublisher: ({ context }) => context.effects?.pausePublisher(),
     resumePublisher: ({ context }) => context.effects?.resumePublisher(),
@@ -150,9 +193,21 @@ export const connectionMachine = setup({
       circuitReason: ({ event }) => (event.type === 'CIRCUIT.OPEN' ? event.reason : undefined),
     }),
     circuitClosed: assign({ circuitOpen: false, circuitReason: undefined }),
+    /** Every entry to `connecting` probes again (reopened, retried, recovered from a token failure). */
+    beginProbe: assign({ targetReachable: ({ context }) => context.probeTarget === undefined, targetProblem: undefined }),
+    targetReached: assign({ targetReachable: true, targetProblem: undefined, probeFailures: 0 }),
+    targetUnreachable: assign(({ context, event }) => ({
+      targetReachable: false,
+      // The error's code only (ECONNREFUSED, a certificate error, timeout): never a secret.
+      targetProblem: reachFailureReason((event as { error?: unknown }).error),
+      probeFailures: context.probeFailures + 1,
+    })),
     applyDefinition: assign(({ context, event }) =>
       event.type === 'RECONFIGURE'
-        ? { hasCredentials: event.hasCredentials, startClosed: event.startClosed ?? false, tokenUsable: !event.hasCredentials, problem: undefined, circuitOpen: false }
+        ? {
+          hasCredentials: event.hasCredentials, startClosed: event.startClosed ?? false, tokenUsable: !event.hasCredentials, problem: undefined, circuitOpen: false,
+          probeTarget: event.probeTarget, targetReachable: event.probeTarget === undefined, targetProblem: undefined, probeFailures: 0,
+        }
         : context,
     ),
   },
@@ -161,11 +216,22 @@ export const connectionMachine = setup({
     withoutCredentials: ({ context }) => !context.hasCredentials,
     circuitOpen: ({ context }) => context.circuitOpen,
     tokenUsable: ({ context }) => context.tokenUsable,
+    probesTarget: ({ context }) => context.probeTarget !== undefined,
+    targetReachable: ({ context }) => context.targetReachable,
+    /** Token usable (or none needed) and target reached (or not probed): publishing may start. */
+    ready: ({ context }) => context.tokenUsable && context.targetReachable,
+    /** In backoff because a probe failed: the probe retry delay brings it back to `connecting`. */
+    probeFailed: ({ context }) => context.targetProblem !== undefined,
     retriesWhenFailed: ({ context }) => context.failedRetryDelay !== undefined,
   },
   delays: {
     // 0 when disabled: the guard then keeps the machine in `failed`.
     failedRetry: ({ context }) => context.failedRetryDelay ?? 0,
+    // At least half the initial delay: full jitter alone may retry a refusing target at once.
+    probeRetry: ({ context }) => Math.max(
+      Math.floor(context.probeBackoff.initialDelay / 2),
+      backoffDelay(Math.max(1, context.probeFailures), context.probeBackoff, context.random),
+    ),
   },
 }).createMachine({
   id: 'connection',
@@ -180,6 +246,11 @@ export const connectionMachine = setup({
     inStateSince: input.now(),
     tokenUsable: !input.hasCredentials,
     circuitOpen: false,
+    probeTarget: input.probeTarget,
+    probeBackoff: input.probeBackoff ?? DEFAULT_PROBE_BACKOFF,
+    random: input.random ?? Math.random,
+    targetReachable: input.probeTarget === undefined,
+    probeFailures: 0,
   }),
   initial: 'init',
   on: {
@@ -205,12 +276,30 @@ export const connectionMachine = setup({
       },
     },
     connecting: {
-      entry: ['pausePublisher', { type: 'stamp', params: { state: 'connecting' } }],
+      entry: ['pausePublisher', 'beginProbe', { type: 'stamp', params: { state: 'connecting' } }],
       // Without credentials, or reopened while the token actor still holds a valid token (it will
-      // not announce TOKEN.VALID again), there is nothing to wait for.
-      always: { guard: 'tokenUsable', target: 'authenticated' },
+      // not announce TOKEN.VALID again), only the probe (https) is left to wait for.
+      always: { guard: 'ready', target: 'authenticated' },
+      // Sub-states only say whether the probe runs; status readers see `connecting` ({@link connectionStateOf}).
+      initial: 'checking',
+      states: {
+        checking: {
+          always: [{ guard: 'probesTarget', target: 'probing' }, { target: 'waiting' }],
+        },
+        // Leaving `connecting` (CLOSE, a token failure) stops the actor and aborts its `signal`.
+        probing: {
+          invoke: {
+            src: 'reachTarget',
+            input: ({ context }): ReachTargetInput => ({ effects: context.effects, probeTarget: context.probeTarget }),
+            onDone: { target: 'waiting', actions: 'targetReached' },
+            onError: { target: '#connection.backoff', actions: 'targetUnreachable' },
+          },
+        },
+        /** For the token (the target is reached or not probed). */
+        waiting: {},
+      },
       on: {
-        'TOKEN.VALID': { target: 'authenticated', actions: 'tokenUsable' },
+        'TOKEN.VALID': { actions: 'tokenUsable' },
         'TOKEN.BACKOFF': { target: 'backoff', actions: ['tokenUnusable', 'rememberProblem', 'pausePublisher'] },
         'TOKEN.FAILED': { target: 'failed', actions: ['tokenUnusable', 'rememberProblem'] },
         'CIRCUIT.OPEN': { actions: 'circuitOpened' },
@@ -248,21 +337,29 @@ export const connectionMachine = setup({
         { type: 'stamp', params: { state: 'backoff' } },
       ],
       on: {
+        // A failed probe waits for its retry delay; a probe cut short by a token failure runs again.
         'TOKEN.VALID': [
           { guard: 'circuitOpen', actions: ['tokenUsable', 'resumePublisher'] },
-          { target: 'authenticated', actions: 'tokenUsable' },
+          { guard: 'targetReachable', target: 'authenticated', actions: 'tokenUsable' },
+          { guard: 'probeFailed', actions: 'tokenUsable' },
+          { target: 'connecting', actions: 'tokenUsable' },
         ],
         'TOKEN.REFRESHING': [
           { guard: 'circuitOpen', actions: ['tokenUsable', 'resumePublisher'] },
-          { target: 'refreshing', actions: 'tokenUsable' },
+          { guard: 'targetReachable', target: 'refreshing', actions: 'tokenUsable' },
+          { guard: 'probeFailed', actions: 'tokenUsable' },
+          { target: 'connecting', actions: 'tokenUsable' },
         ],
         'TOKEN.BACKOFF': { actions: ['tokenUnusable', 'rememberProblem', 'pausePublisher'] },
         'TOKEN.FAILED': { target: 'failed', actions: ['tokenUnusable', 'rememberProblem'] },
         'CIRCUIT.OPEN': { actions: 'circuitOpened' },
         'CIRCUIT.CLOSED': [
-          { guard: 'tokenUsable', target: 'authenticated', actions: 'circuitClosed' },
+          { guard: 'ready', target: 'authenticated', actions: 'circuitClosed' },
           { actions: 'circuitClosed' },
         ],
+      },
+      after: {
+        probeRetry: { guard: 'probeFailed', target: 'connecting' },
       },
     },
     failed: {
@@ -272,8 +369,12 @@ export const connectionMachine = setup({
       },
       on: {
         OPEN: { target: 'connecting', actions: 'retryToken' },
-        // The token actor may succeed on its own later (its misconfiguration retry delay).
-        'TOKEN.VALID': { target: 'authenticated', actions: 'tokenUsable' },
+        // The token actor may succeed on its own later (its misconfiguration retry delay); an
+        // https target not reached since is probed first.
+        'TOKEN.VALID': [
+          { guard: 'targetReachable', target: 'authenticated', actions: 'tokenUsable' },
+          { target: 'connecting', actions: 'tokenUsable' },
+        ],
         'TOKEN.FAILED': { actions: 'rememberProblem' },
         'CIRCUIT.OPEN': { actions: 'circuitOpened' },
         'CIRCUIT.CLOSED': { actions: 'circuitClosed' },
@@ -281,6 +382,16 @@ export const connectionMachine = setup({
     },
   },
 });
+
+/**
+ * The {@link ConnectionState} of a machine snapshot's `value`: `connecting` has sub-states (whether
+ * the https probe runs) that status readers do not see.
+ *
+ * @example connectionStateOf(actor.getSnapshot().value) // 'connecting'
+ */
+export function connectionStateOf(value: StateValue): ConnectionState {
+  return (typeof value === 'string' ? value : Object.keys(value)[0]) as ConnectionState;
+}
 
 /**
  * Ditto's status for a machine state: `open` while connecting or publishing, `failed` in backoff,

@@ -159,6 +159,8 @@ export class ConnectionRuntime {
       random: deps.random,
       logger: deps.logger,
       failedRetryDelay: deps.settings.oauth2.misconfiguredRetryDelay,
+      // The https probe of `connecting` resolves hosts through the policy, like the target sockets.
+      ...(deps.hostPolicy?.enabled ? { targetLookup: deps.hostPolicy.dnsLookup } : {}),
       onOutcome: (outcome) => this.#onPublishOutcome(outcome),
       onAcknowledgement: (ack) => this.#onAcknowledgement(ack),
     });

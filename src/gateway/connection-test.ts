@@ -6,10 +6,9 @@
  * Engine host filtering (`engine.allowedHosts`, …) applies to both, so a dry run cannot probe
  * hosts a connection could not use.
  */
-import net from 'node:net';
-import tls from 'node:tls';
 import { requestClientCredentialsToken } from '../auth/client-credentials.ts';
 import type { ConnectionConfig, EngineSettings } from '../config/types.ts';
+import { reachFailureReason, reachTarget } from '../connection/reach-target.ts';
 import { HostBlockedError, TokenRejectedError, TwinlinkError } from '../errors.ts';
 import { createHostPolicy } from '../shared/host-policy.ts';
 import type { HostPolicy } from '../shared/host-policy.ts';
@@ -56,47 +55,6 @@ function failed(status: 400 | 502, message: string, description: string): DittoA
 function blocked(error: HostBlockedError): DittoApiError {
   return new DittoApiError(400, 'connectivity:connection.configuration.invalid', error.message,
     'The host is refused by the engine host filter (engine.allowedHosts, blockedHosts, blockedSubnets).');
-}
-
-/**
- * Opens a TCP connection to `url`'s host and port (TLS handshake included for https) and closes
- * it again; rejects with a short reason (`ECONNREFUSED`, `timeout`, a certificate error code, …).
- */
-export function reachTarget(url: URL, options: { timeout: number; ca?: string; validateCertificates: boolean; lookup?: net.LookupFunction }): Promise<void> {
-  const secure = url.protocol === 'https:';
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port || (secure ? 443 : 80));
-  return new Promise<void>((resolve, reject) => {
-    const common = { host, port, ...(options.lookup ? { lookup: options.lookup } : {}) };
-    const socket = secure
-      ? tls.connect({
-        ...common,
-        // SNI only for names: RFC 6066 forbids IP literals there.
-        ...(net.isIP(host) === 0 ? { servername: host } : {}),
-        rejectUnauthorized: options.validateCertificates,
-        ...(options.ca !== undefined ? { ca: options.ca } : {}),
-      })
-      : net.connect(common);
-    const timer = setTimeout(() => finish(Object.assign(new Error('timeout'), { code: 'timeout' })), options.timeout);
-    let settled = false;
-    function finish(error?: Error): void {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      if (error) reject(error);
-      else resolve();
-    }
-    socket.once(secure ? 'secureConnect' : 'connect', () => finish());
-    socket.once('error', (error) => finish(error));
-  });
-}
-
-/** `ECONNREFUSED`, `timeout`, `DEPTH_ZERO_SELF_SIGNED_CERT`, … or the message when there is no code. */
-function reasonOf(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -156,7 +114,7 @@ export async function testConnection(
     });
   } catch (error) {
     if (error instanceof HostBlockedError) throw blocked(error);
-    throw failed(502, `The target ${origin} is not reachable: ${reasonOf(error)}`,
+    throw failed(502, `The target ${origin} is not reachable: ${reachFailureReason(error)}`,
       'Check the uri of the connection (host, port, https certificate) and that the target accepts connections.');
   }
   checks.push({ check: 'target', detail: `${origin} accepts ${target.protocol === 'https:' ? 'TLS ' : ''}connections` });
