@@ -235,6 +235,27 @@ describe('createEngine', () => {
     expect(running.status('plain')).to.not.have.property('token');
   });
 
+  it('drops (and counts) an event whose pipeline throws, and keeps the target working for the next one', async () => {
+    let calls = 0;
+    engine = createEngine({
+      config: configOf([{ id: 'extra', uri: hook.url, topics: ['_/_/things/twin/events?extraFields=attributes/location'] }]),
+      // A host lookup that fails once: a bug outside the pipeline's control, not bad event data.
+      extraFields: () => {
+        calls += 1;
+        if (calls === 1) throw new Error('store unavailable');
+        return { attributes: { location: 'kitchen' } };
+      },
+    });
+    await engine.start();
+    engine.dispatch(counterModified('org.acme:lamp', 1));
+    engine.dispatch(counterModified('org.acme:lamp', 2));
+    const [request] = await within(hook.waitForRequests(1), 'the second event');
+    expect(JSON.parse(request?.text ?? '{}')).to.deep.include({ revision: 2, extra: { attributes: { location: 'kitchen' } } });
+    const logs = engine.logs('extra').connectionLogs;
+    expect(logs.some((entry) => entry.type === 'dropped' && entry.message.includes('store unavailable'))).to.equal(true);
+    expect(engine.metrics('extra').targetMetrics.addressMetrics['POST:/events']?.dropped.success.PT1M).to.equal(1);
+  });
+
   it('reads its YAML through connectionYaml exactly (guarding the helper itself)', () => {
     expect(connectionYaml({ id: 'x', uri: 'http://127.0.0.1:1' })).to.include('id: x').and.not.include('credentials');
   });

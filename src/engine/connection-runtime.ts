@@ -5,14 +5,14 @@
  * routed signals through `accept`.
  */
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
 import type { ConnectionConfig, EngineSettings } from '../config/types.ts';
 import { createConnectionActor, type ConnectionActor, type ConnectionSnapshot } from '../connection/connection-actor.ts';
 import type { PublishOutcome } from '../connection/http-publisher.ts';
 import type { TransportFactory } from '../connection/transport.ts';
 import type { TokenStatus } from '../auth/token-source.ts';
 import type { TokenActor } from '../auth/token-actor.ts';
-import { createTargetProcessor, type TargetProcessor } from '../pipeline/target-pipeline.ts';
+import { compileTarget, targetPipeline, type CompiledTarget } from '../pipeline/target-pipeline.ts';
 import type { MapperRegistry } from '../pipeline/payload-mapper.ts';
 import type { TargetOutcome } from '../pipeline/target-work.ts';
 import type { OutboundMessage } from '../pipeline/outbound-message.ts';
@@ -65,14 +65,16 @@ export interface ConnectionRecords {
 }
 
 interface TargetLane {
-  /**
-   * The target's compiled stages as one plain function (the same steps as the RxJS
-   * `createTargetPipeline`): per event no subscriber chain, and per idle connection none of its
-   * ~4 KB of subscribers and closures.
-   */
-  readonly processor: TargetProcessor;
+  /** Compiled when the connection starts, so every config problem surfaces before it runs. */
+  readonly target: CompiledTarget;
   readonly address: string;
   readonly counters: TargetMetrics;
+  /**
+   * The entry of the target's RxJS pipeline (filter → authorize → map → headers → address),
+   * subscribed on the first signal: an idle connection holds no subscriber chain.
+   */
+  input?: Subject<Signal>;
+  subscription?: Subscription;
 }
 
 export class ConnectionRuntime {
@@ -86,6 +88,8 @@ export class ConnectionRuntime {
   #tokenStatus?: TokenStatus;
   #accepting = true;
   #disposed = false;
+  /** The signal being pushed through a lane, for accounting a lane that errors on it. */
+  #current: Signal | undefined;
   /** Set once the connection actor exists (status documents need its snapshot). */
   #ready = false;
 
@@ -105,17 +109,11 @@ export class ConnectionRuntime {
     for (const target of definition.targets) this.records.metrics.addAddress(target.address);
 
     // Compile before acquiring anything, so a bad target leaks no token actor or sockets.
-    const lanes = definition.targets.map((target, targetIndex): TargetLane => {
-      const processor = createTargetProcessor({
-        connection: definition,
-        targetIndex,
-        clock,
-        ...(deps.mappers ? { mappers: deps.mappers } : {}),
-        ...(deps.extraFields ? { extraFields: deps.extraFields } : {}),
-        onOutcome: (outcome) => this.#onTargetOutcome(outcome),
-      });
-      return { processor, address: target.address, counters: deps.metrics.target(id, target.address) };
-    });
+    const lanes = definition.targets.map((target, targetIndex): TargetLane => ({
+      target: compileTarget(definition, targetIndex, deps.mappers),
+      address: target.address,
+      counters: deps.metrics.target(id, target.address),
+    }));
 
     const logger = deps.logger.child({ connectionId: id });
     if (definition.credentials) {
@@ -191,16 +189,31 @@ export class ConnectionRuntime {
     if (lane === undefined || !this.#accepting) return;
     lane.counters.count('dispatched');
     this.records.metrics.record(lane.address, 'dispatched', true);
-    let messages;
-    try {
-      messages = lane.processor.buildOutbound(signal);
-    } catch (error) {
-      // A stage that throws (a bug, not bad data: those are reported as outcomes) drops this
-      // signal for this target only; the lane and the other targets keep going.
-      this.#onTargetOutcome({ targetIndex, outcome: 'dropped', reason: error instanceof Error ? error.message : String(error), signal });
-      return;
-    }
-    for (const message of messages) this.#enqueue(message);
+    this.#current = signal;
+    (lane.input ?? this.#openLane(lane)).next(signal);
+    this.#current = undefined;
+  }
+
+  /** Builds and subscribes the target's RxJS pipeline; the publisher is its subscriber. */
+  #openLane(lane: TargetLane): Subject<Signal> {
+    const input = new Subject<Signal>();
+    const { clock, extraFields } = this.#deps;
+    lane.input = input;
+    lane.subscription = input
+      .pipe(targetPipeline(lane.target, { clock, ...(extraFields ? { extraFields } : {}), onOutcome: (outcome) => this.#onTargetOutcome(outcome) }))
+      .subscribe({
+        next: (message) => this.#enqueue(message),
+        error: (error: unknown) => {
+          // A stage that throws (a bug, not bad data: that is reported as an outcome) ends the
+          // chain: the signal it was handling is dropped and counted, and the next signal gets a
+          // fresh chain, so one bad event never silences the target.
+          lane.input = undefined;
+          lane.subscription = undefined;
+          const reason = error instanceof Error ? error.message : String(error);
+          if (this.#current) this.#onTargetOutcome({ targetIndex: lane.target.targetIndex, outcome: 'dropped', reason, signal: this.#current });
+        },
+      });
+    return input;
   }
 
   /** A signal for one of this connection's targets that its policy refuses it (READ revoked). */
@@ -264,6 +277,7 @@ export class ConnectionRuntime {
     this.#disposed = true;
     this.#accepting = false;
     for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    for (const lane of this.#lanes) lane.subscription?.unsubscribe();
     if (this.#tokenLease) this.#deps.tokens.release(this.#tokenLease.key, this.id);
     if (!options.keepMetrics) this.#deps.metrics.removeConnection(this.id);
   }
@@ -279,7 +293,8 @@ export class ConnectionRuntime {
   }
 
   #onTargetOutcome({ targetIndex, outcome, reason, signal }: TargetOutcome): void {
-    const lane = this.#lanes[targetIndex] ?? this.#laneDuringConstruction(targetIndex);
+    const lane = this.#lanes[targetIndex];
+    if (lane === undefined) return;
     lane.counters.count(outcome);
     // Ditto's document has no `unauthorized`: a refused signal is filtered out for the target.
     this.records.metrics.record(lane.address, outcome === 'unauthorized' ? 'filtered' : outcome, true);
@@ -295,12 +310,6 @@ export class ConnectionRuntime {
       });
       this.#deps.logger.warn({ connectionId: this.id, target: lane.address, reason }, 'event dropped before publishing');
     }
-  }
-
-  #laneDuringConstruction(targetIndex: number): TargetLane {
-    // Outcomes only arrive once lanes exist; this guards the type, not a real path.
-    const address = this.definition.targets[targetIndex]?.address ?? `#${targetIndex}`;
-    return { processor: { target: undefined as never, buildOutbound: () => [] }, address, counters: this.#deps.metrics.target(this.id, address) };
   }
 
   #onPublishOutcome(outcome: PublishOutcome): void {

@@ -131,7 +131,17 @@ export function createTargetProcessor(options: TargetPipelineOptions): TargetPro
  * @example signals$.pipe(createTargetPipeline({ connection, targetIndex: 0, clock, onOutcome })).subscribe(publish)
  */
 export function createTargetPipeline(options: TargetPipelineOptions): OperatorFunction<Signal, OutboundMessage> {
-  const target = compileTarget(options.connection, options.targetIndex, options.mappers);
+  return targetPipeline(compileTarget(options.connection, options.targetIndex, options.mappers), options);
+}
+
+/**
+ * The RxJS stages of an already compiled target (so a caller can compile at start, to surface
+ * config errors, and build the subscriber chain only when the first signal arrives).
+ */
+export function targetPipeline(
+  target: CompiledTarget,
+  options: Pick<TargetPipelineOptions, 'clock' | 'extraFields' | 'onOutcome'>,
+): OperatorFunction<Signal, OutboundMessage> {
   const { clock, onOutcome = () => {} } = options;
   const { targetIndex, connectionId } = target;
   return pipe(
