@@ -202,7 +202,7 @@ describe('http publisher', () => {
     expect(hook.requests).to.have.length(2);
     expect(recorder.acks).to.have.length(1);
     expect(recorder.acks[0]).to.include({ label: 'conn-1:pushed', status: 408, success: false, correlationId: 'corr-1' });
-    expect(publisher?.counts).to.deep.equal({ enqueued: 1, published: 0, failed: 1, dropped: 0, retried: 1 });
+    expect(publisher?.counts).to.deep.equal({ enqueued: 1, published: 0, failed: 1, dropped: 0, retried: 1, handedOver: 0 });
   });
 
   it('fails other 4xx at once and acknowledges with the status and the response body', async () => {

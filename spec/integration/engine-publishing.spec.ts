@@ -3,6 +3,7 @@ import sinon from 'sinon';
 import { Subject } from 'rxjs';
 import { createEngine, type TwinlinkEngine } from '../../src/engine/engine.ts';
 import type { Signal } from '../../src/protocol/signal.ts';
+import type { ConnectionConfig } from '../../src/config/types.ts';
 import { deferred, startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
 import {
   configOf,
@@ -208,4 +209,58 @@ describe('engine publishing (end to end against a local webhook)', () => {
     await within(hook.waitForRequests(12), 'all twelve');
     expect(hook.maxConcurrent).to.equal(4);
   });
+
+  describe('updateConnection with events queued', () => {
+    /** The first request is held until `release`; the rest answer at once. */
+    function holdFirst(): { release: () => void } {
+      const gate = deferred<void>();
+      hook.handle(async (request) => {
+        if (request.index === 0) await gate.promise;
+        return { status: 200 };
+      });
+      return { release: () => gate.resolve() };
+    }
+    const definitionOf = (yaml: ConnectionYaml): ConnectionConfig => configOf([yaml]).connections[0] as ConnectionConfig;
+
+    it('hands the queued events to the new definition: each delivered once, in order, accounted once', async () => {
+      const { release } = holdFirst();
+      const running = await started([plain()]);
+      for (let n = 1; n <= 4; n += 1) running.dispatch(counterModified('org.acme:lamp', n));
+      await within(hook.waitForRequests(1), 'the first event in flight');
+      await running.updateConnection(definitionOf(plain({ parallelism: 2 })));
+      release();
+      await within(hook.waitForRequests(4), 'all four events');
+      expect(valuesOf(hook.requests)).to.deep.equal([1, 2, 3, 4]);
+      await eventually(async () => (await count('published')) === 4, 'four published');
+      expect(await count('dispatched')).to.equal(4);
+      expect(await count('dropped')).to.equal(0);
+    });
+
+    it('re-runs queued events through a changed target: dropped for the old address, published at the new one', async () => {
+      const { release } = holdFirst();
+      const running = await started([plain()]);
+      for (let n = 1; n <= 3; n += 1) running.dispatch(counterModified('org.acme:lamp', n));
+      await within(hook.waitForRequests(1), 'the first event in flight');
+      await running.updateConnection(definitionOf(plain({ address: 'POST:/v2' })));
+      release();
+      await within(hook.waitForRequests(3), 'all three events');
+      expect(hook.requests.map((request) => `${request.url} ${valuesOf([request])[0]}`)).to.have.members(['/events 1', '/v2 2', '/v2 3']);
+      await eventually(async () => (await count('published', 'push', 'POST:/v2')) === 2, 'two published at /v2');
+      expect([await count('dispatched'), await count('published'), await count('dropped')]).to.deep.equal([3, 1, 2]);
+      expect(await count('dispatched', 'push', 'POST:/v2')).to.equal(2);
+      expect(JSON.stringify(running.logs('push'))).to.include('reconfigured: target changed');
+    });
+
+    it("stop() gives a replaced definition's in-flight request only its own drain timeout", async () => {
+      holdFirst(); // never released
+      const running = await started([plain()]);
+      running.dispatch(counterModified('org.acme:lamp', 1));
+      await within(hook.waitForRequests(1), 'the event in flight');
+      await running.updateConnection(definitionOf(plain({ parallelism: 2 })));
+      // Without the shortened deadline this would wait DEFAULT_DRAIN_TIMEOUT (10 s) for the old runtime.
+      await within(running.stop({ drainTimeout: 50 }), 'stop', 5_000);
+      engine = undefined;
+    });
+  });
 });
+

@@ -60,7 +60,12 @@ export interface ConnectionActor {
   close(): void;
   /** Hands a message to the publisher; false when dropped (queue full, draining). */
   enqueue(message: OutboundMessage): boolean;
-  /** Stops intake, delivers what it can within `timeoutMs`, then stops the machine and the transport. */
+  /** Removes and returns the queued (not in-flight) messages, for a successor to take over. */
+  takeQueued(): OutboundMessage[];
+  /**
+   * Stops intake, delivers what it can within `timeoutMs`, then stops the machine and the transport.
+   * Called again while draining, an earlier deadline replaces the running one.
+   */
   drain(timeoutMs: number): Promise<DrainReport>;
   snapshot(): ConnectionSnapshot;
   /** Messages waiting in the queue (cheap: for gauges on the hot path). */
@@ -149,6 +154,10 @@ class MachineConnectionActor implements ConnectionActor, ConnectionEffects {
 
   enqueue(message: OutboundMessage): boolean {
     return (this.#publisher ?? this.#createPublisher()).enqueue(message);
+  }
+
+  takeQueued(): OutboundMessage[] {
+    return this.#publisher?.takeQueued() ?? [];
   }
 
   async drain(timeoutMs: number): Promise<DrainReport> {

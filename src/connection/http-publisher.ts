@@ -82,12 +82,14 @@ export interface HttpPublisherOptions {
   readonly logger?: Logger;
 }
 
-/** Running totals; `published + failed + dropped + queueSize + inFlight === enqueued` always holds. */
+/** Running totals; `published + failed + dropped + handedOver + queueSize + inFlight === enqueued` always holds. */
 export interface PublisherCounts {
   readonly enqueued: number;
   readonly published: number;
   readonly failed: number;
   readonly dropped: number;
+  /** Taken out of the queue by {@link HttpPublisher.takeQueued} (to a successor publisher). */
+  readonly handedOver: number;
   readonly retried: number;
 }
 
@@ -97,7 +99,15 @@ export interface HttpPublisher {
   /** Stops starting requests (events keep queueing, bounded); in-flight requests finish. */
   pause(): void;
   resume(): void;
-  /** Stops intake, finishes queue and in-flight within `timeoutMs`, drops the rest as `shutdown`. */
+  /**
+   * Removes and returns every queued (not in-flight) message, without an outcome: the caller
+   * hands them to a successor (a reconfigured connection), which accounts them.
+   */
+  takeQueued(): OutboundMessage[];
+  /**
+   * Stops intake, finishes queue and in-flight within `timeoutMs`, drops the rest as `shutdown`.
+   * Called again while draining, an earlier deadline replaces the running one (same result promise).
+   */
   drain(timeoutMs: number): Promise<DrainReport>;
   readonly paused: boolean;
   readonly circuit: 'closed' | 'open' | 'half-open';
@@ -168,7 +178,9 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
   let circuitTimer: unknown;
   let consecutiveFailures = 0;
   let overflowing = false;
-  const counts = { enqueued: 0, published: 0, failed: 0, dropped: 0, retried: 0 };
+  const counts = { enqueued: 0, published: 0, failed: 0, dropped: 0, retried: 0, handedOver: 0 };
+  let deadlineAt = Number.POSITIVE_INFINITY;
+  let setDeadline: ((timeoutMs: number) => void) | undefined;
 
   let draining = false;
   const shutdown = new AbortController();
@@ -448,19 +460,37 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
       releaseWaiters();
       pump();
     },
+    takeQueued() {
+      const taken: OutboundMessage[] = [];
+      for (let entry = queue.shift(); entry !== undefined; entry = queue.shift()) taken.push(entry.message);
+      counts.handedOver += taken.length;
+      checkDrained();
+      return taken;
+    },
     drain(timeoutMs) {
-      if (drainPromise) return drainPromise;
+      if (drainPromise) {
+        setDeadline?.(timeoutMs);
+        return drainPromise;
+      }
       draining = true;
       drainReport = { delivered: 0, failed: 0, undelivered: 0 };
       const result = drainReport;
       drainPromise = new Promise<DrainReport>((resolve) => {
-        const deadline = timers.setTimeout(() => {
-          // Deadline: abort in-flight requests, wake sleepers and waiters; everything left is dropped.
-          shutdown.abort();
-          releaseWaiters();
-          while (queue.size > 0) drop(queue.shift() as Entry, SHUTDOWN);
-          checkDrained();
-        }, timeoutMs);
+        let deadline: unknown;
+        setDeadline = (ms) => {
+          const at = clock.now() + ms;
+          if (at >= deadlineAt) return;
+          deadlineAt = at;
+          if (deadline !== undefined) timers.clearTimeout(deadline);
+          deadline = timers.setTimeout(() => {
+            // Deadline: abort in-flight requests, wake sleepers and waiters; everything left is dropped.
+            shutdown.abort();
+            releaseWaiters();
+            while (queue.size > 0) drop(queue.shift() as Entry, SHUTDOWN);
+            checkDrained();
+          }, ms);
+        };
+        setDeadline(timeoutMs);
         drainDone = () => {
           drainDone = undefined;
           timers.clearTimeout(deadline);

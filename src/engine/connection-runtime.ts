@@ -189,9 +189,49 @@ export class ConnectionRuntime {
     if (lane === undefined || !this.#accepting) return;
     lane.counters.count('dispatched');
     this.records.metrics.record(lane.address, 'dispatched', true);
+    this.#continue(signal, targetIndex);
+  }
+
+  /**
+   * Reconfiguration: moves this runtime's queued (not yet sent) events to `successor`, which runs
+   * them through its own, new pipelines. In-flight requests stay here and finish (see `drain`).
+   * An event whose target kept its address continues its accounting there; one whose target
+   * changed or disappeared ends here as `dropped` (`reconfigured`) and, if the target still
+   * exists, starts afresh at the successor.
+   */
+  handOverTo(successor: ConnectionRuntime): void {
+    const seen = new Set<string>();
+    for (const message of this.#actor.takeQueued()) {
+      const { signal, targetIndex } = message;
+      // A mapper may have made several messages of one signal: the successor maps it once.
+      const key = `${targetIndex}:${message.correlationId}`;
+      if (seen.has(key)) {
+        this.#dropTaken(message, 'reconfigured');
+        continue;
+      }
+      seen.add(key);
+      const sameTarget = successor.definition.targets[targetIndex]?.address === message.targetAddress;
+      if (sameTarget) {
+        successor.#continue(signal, targetIndex);
+        continue;
+      }
+      this.#dropTaken(message, successor.definition.targets[targetIndex] ? 'reconfigured: target changed' : 'reconfigured: target removed');
+      successor.accept(signal, targetIndex);
+    }
+    this.#updateGauges();
+  }
+
+  /** An event a predecessor already counted as dispatched: it only needs its pipeline here. */
+  #continue(signal: Signal, targetIndex: number): void {
+    const lane = this.#lanes[targetIndex];
+    if (lane === undefined) return;
     this.#current = signal;
     (lane.input ?? this.#openLane(lane)).next(signal);
     this.#current = undefined;
+  }
+
+  #dropTaken(message: OutboundMessage, reason: string): void {
+    this.#onPublishOutcome({ outcome: 'dropped', targetIndex: message.targetIndex, targetAddress: message.targetAddress, reason, attempts: 0, message });
   }
 
   /** Builds and subscribes the target's RxJS pipeline; the publisher is its subscriber. */

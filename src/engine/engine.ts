@@ -67,7 +67,8 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
   const statusChanges = new Subject<ConnectionStatusDocument>();
   const acknowledgements = new Subject<Acknowledgement>();
   let phase: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
-  const pendingDrains = new Set<Promise<unknown>>();
+  /** Replaced runtimes still finishing their in-flight requests. */
+  const retiring = new Map<ConnectionRuntime, Promise<void>>();
 
   const deps: ConnectionRuntimeDeps = {
     settings,
@@ -114,11 +115,10 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
       const predecessor = runtime;
       runtime = successor;
       adopt(successor);
-      // The old runtime keeps delivering what it had queued; it no longer receives new signals.
-      // keepMetrics: the successor counts into the same Prometheus series (same connection id).
-      void track(predecessor.drain(DEFAULT_DRAIN_TIMEOUT, { keepMetrics: true }).then((report) => {
-        if (report.undelivered > 0) logger.warn({ connectionId: id, ...report }, 'reconfiguration dropped queued events');
-      }));
+      // Queued events move to the new definition; only requests already in flight finish on the
+      // old one. keepMetrics: the successor counts into the same Prometheus series.
+      predecessor.handOverTo(successor);
+      retire(predecessor);
     });
     return () => {
       if (runtimes.get(id) === runtime) {
@@ -133,10 +133,13 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
     input: { connections: initial },
   });
 
-  function track<T>(promise: Promise<T>): Promise<T> {
-    pendingDrains.add(promise);
-    void promise.finally(() => pendingDrains.delete(promise));
-    return promise;
+  /** Lets a replaced runtime finish its in-flight requests; `stop()` shortens the wait to its own deadline. */
+  function retire(predecessor: ConnectionRuntime): void {
+    const drained = predecessor.drain(DEFAULT_DRAIN_TIMEOUT, { keepMetrics: true }).then((report) => {
+      if (report.undelivered > 0) logger.warn({ connectionId: predecessor.id, ...report }, 'reconfiguration dropped in-flight events');
+    });
+    retiring.set(predecessor, drained);
+    void drained.finally(() => retiring.delete(predecessor));
   }
 
   function runtimeOf(id: string): ConnectionRuntime {
@@ -193,7 +196,8 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
       phase = 'stopping';
       if (wasRunning) supervisor.send({ type: 'STOP' });
       const reports = await Promise.all([...runtimes.values()].map((runtime) => runtime.drain(drainTimeout)));
-      await Promise.all(pendingDrains);
+      // Replaced runtimes get the same deadline (a second drain call only ever shortens it).
+      await Promise.all([...retiring.keys()].map((predecessor) => predecessor.drain(drainTimeout, { keepMetrics: true })));
       for (const runtime of prepared.values()) runtime.dispose();
       prepared.clear();
       if (wasRunning) supervisor.send({ type: 'STOPPED' });
