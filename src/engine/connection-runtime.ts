@@ -26,7 +26,7 @@ import { ConnectionMetrics, type ConnectionMetricsDocument } from './connection-
 import { ConnectionLogs, type ConnectionLogsDocument } from './connection-logs.ts';
 import { buildStatusDocument } from './status-document.ts';
 import type { TokenRegistry } from './token-registry.ts';
-import type { Acknowledgement, ConnectionStatusDocument, DrainReport, ExtraFieldsLookup } from './types.ts';
+import type { Acknowledgement, ConnectionState, ConnectionStatusDocument, DrainReport, ExtraFieldsLookup } from './types.ts';
 
 /** What a runtime needs from the engine. */
 export interface ConnectionRuntimeDeps {
@@ -88,6 +88,8 @@ export class ConnectionRuntime {
   #tokenStatus?: TokenStatus;
   #accepting = true;
   #disposed = false;
+  /** The machine state, kept from `state$` so the dispatch hot path reads a field, not a snapshot. */
+  #state: ConnectionState = 'connecting';
   /** The signal being pushed through a lane, for accounting a lane that errors on it. */
   #current: Signal | undefined;
   /** Set once the connection actor exists (status documents need its snapshot). */
@@ -168,6 +170,7 @@ export class ConnectionRuntime {
     if (tokenActor) deps.metrics.trackTokenExpiry(id, () => this.#tokenStatus?.expiresAt);
     this.#subscriptions.push(
       this.#actor.state$.subscribe((snapshot) => {
+        this.#state = snapshot.state;
         deps.metrics.setConnectionState(id, snapshot.state);
         if (snapshot.state === 'failed' || snapshot.state === 'backoff') {
           this.records.logs.log({ category: 'connection', type: 'other', level: 'failure', message: `${snapshot.state}: ${snapshot.statusDetails}` });
@@ -269,7 +272,7 @@ export class ConnectionRuntime {
 
   /** Whether routed signals are taken (false while closed: Ditto sends nothing to a closed connection). */
   get receiving(): boolean {
-    return this.#accepting && this.#actor.snapshot().state !== 'closed';
+    return this.#accepting && this.#state !== 'closed';
   }
 
   open(): void {
