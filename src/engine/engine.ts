@@ -18,7 +18,8 @@ import { createHostPolicy } from '../shared/host-policy.ts';
 import type { ConnectionMetricsDocument } from './connection-metrics.ts';
 import type { ConnectionLogsDocument } from './connection-logs.ts';
 import { ConnectionRuntime, assertHostsAllowed, type ConnectionRecords, type ConnectionRuntimeDeps } from './connection-runtime.ts';
-import { engineMachine, type ConnectionChildEvent, type ConnectionChildInput } from './engine.machine.ts';
+import { connectionSupervisorMachine, type ConnectionChildEvent, type ConnectionChildInput } from './connection-supervisor.machine.ts';
+import { engineMachine } from './engine.machine.ts';
 import { RoutingIndex } from './routing-index.ts';
 import { TokenRegistry } from './token-registry.ts';
 import type { Acknowledgement, ConnectionStatusDocument, DrainReport, Engine, EngineOptions } from './types.ts';
@@ -129,7 +130,7 @@ export function createEngine(options: EngineOptions = {}): TwinlinkEngine {
     };
   });
 
-  const supervisor = createActor(engineMachine.provide({ actors: { connection: connectionChild } }), {
+  const supervisor = createActor(engineMachine.provide({ actors: { supervisor: connectionSupervisorMachine.provide({ actors: { connection: connectionChild } }) } }), {
     input: { connections: initial },
   });
 
