@@ -203,16 +203,18 @@ export class ConnectionRuntime {
    * exists, starts afresh at the successor.
    */
   handOverTo(successor: ConnectionRuntime): void {
-    const seen = new Set<string>();
+    // A mapper may have made several messages of one signal: the successor maps it once. Keyed by
+    // the signal object itself: hosts may reuse correlation ids across distinct events.
+    const seen = new Map<number, Set<Signal>>();
     for (const message of this.#actor.takeQueued()) {
       const { signal, targetIndex } = message;
-      // A mapper may have made several messages of one signal: the successor maps it once.
-      const key = `${targetIndex}:${message.correlationId}`;
-      if (seen.has(key)) {
+      const seenForTarget = seen.get(targetIndex) ?? new Set<Signal>();
+      seen.set(targetIndex, seenForTarget);
+      if (seenForTarget.has(signal)) {
         this.#dropTaken(message, 'reconfigured');
         continue;
       }
-      seen.add(key);
+      seenForTarget.add(signal);
       const sameTarget = successor.definition.targets[targetIndex]?.address === message.targetAddress;
       if (sameTarget) {
         successor.#continue(signal, targetIndex);
