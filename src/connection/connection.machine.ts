@@ -95,13 +95,9 @@ export interface ReachTargetInput {
   readonly probeTarget?: string;
 }
 
-export interface ConnectionContext {
-  readonly connectionId: string;
-  readonly effects?: ConnectionEffects;
-  readonly hasCredentials: boolean;
-  readonly startClosed: boolean;
-  readonly now: () => number;
-  readonly failedRetryDelay?: number;
+/** The machine's context: its input (with defaults filled in) plus what it tracks. */
+export interface ConnectionContext
+  extends Pick<ConnectionMachineInput, 'connectionId' | 'effects' | 'hasCredentials' | 'startClosed' | 'now' | 'failedRetryDelay' | 'probeTarget'> {
   /** Human-readable reason for the current state. */
   readonly statusDetails: string;
   /** Epoch ms the current state was entered. */
@@ -115,7 +111,6 @@ export interface ConnectionContext {
   /** The publisher's circuit is open. */
   readonly circuitOpen: boolean;
   readonly circuitReason?: string;
-  readonly probeTarget?: string;
   readonly probeBackoff: BackoffPolicy;
   readonly random: () => number;
   /** The last probe of the target succeeded since `connecting` was entered (always true without a probe). */

@@ -32,14 +32,8 @@ export interface ConnectionLogEntry {
 }
 
 /** What the engine logs; `timestamp` (epoch ms) defaults to the clock's now. */
-export interface ConnectionLogInput {
+export interface ConnectionLogInput extends Omit<ConnectionLogEntry, 'correlationId' | 'timestamp'> {
   readonly correlationId?: string;
-  readonly category: ConnectionLogCategory;
-  readonly type: ConnectionLogType;
-  readonly level: ConnectionLogLevel;
-  readonly message: string;
-  readonly address?: string;
-  readonly entityId?: string;
   readonly timestamp?: number;
 }
 
