@@ -2,13 +2,26 @@ import { expect } from 'chai';
 import { TestScheduler } from 'rxjs/testing';
 import { ErrorCode, PlaceholderError, RqlError, TwinlinkError } from '../../src/errors.ts';
 import { MapperRegistry, dittoMapperFactory, normalizedMapperFactory } from '../../src/pipeline/payload-mapper.ts';
-import { createTargetPipeline, createTargetProcessor } from '../../src/pipeline/target-pipeline.ts';
+import { Subject } from 'rxjs';
+import { createTargetPipeline } from '../../src/pipeline/target-pipeline.ts';
+import type { OutboundMessage } from '../../src/pipeline/outbound-message.ts';
 import type { TargetOutcome } from '../../src/pipeline/target-work.ts';
 import type { Signal } from '../../src/protocol/signal.ts';
 import { connection, fixedClock, target, thingEvent } from './pipeline-fixtures.ts';
 
+/** The target's pipeline driven synchronously: `buildOutbound(signal)` returns what it emits for that signal. */
 function processor(t = target(), extra: Partial<Parameters<typeof connection>[1]> = {}, outcomes: TargetOutcome[] = [], mappers?: MapperRegistry) {
-  return createTargetProcessor({ connection: connection([t], extra), targetIndex: 0, clock: fixedClock, onOutcome: (o) => outcomes.push(o), ...(mappers ? { mappers } : {}) });
+  const operator = createTargetPipeline({ connection: connection([t], extra), targetIndex: 0, clock: fixedClock, onOutcome: (o) => outcomes.push(o), ...(mappers ? { mappers } : {}) });
+  const input = new Subject<Signal>();
+  let emitted: OutboundMessage[] = [];
+  input.pipe(operator).subscribe((message) => emitted.push(message));
+  return {
+    buildOutbound(signal: Signal): OutboundMessage[] {
+      emitted = [];
+      input.next(signal);
+      return emitted;
+    },
+  };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -125,7 +138,7 @@ describe('target pipeline', () => {
     expect(() => processor(target({ headerMapping: { 'bad name': 'x' } }))).to.throw(TwinlinkError).with.property('code', ErrorCode.HEADER_INVALID);
   });
 
-  it('as an RxJS operator emits exactly what buildOutbound returns, in order and timing', () => {
+  it('emits in marble time: nothing for filtered or unauthorized signals, and ends with its source', () => {
     const t = target({ topics: ['_/_/things/twin/events?filter=ne(attributes/counter,"skip")'], headerMapping: { 'x-id': '{{ thing:name }}' } });
     const signals: Record<string, Signal> = { a: thingEvent(), b: thingEvent({ value: 'skip' }), c: thingEvent({ readGrantedSubjects: [] }), d: thingEvent() };
     const viaFunction = processor(t);

@@ -1,8 +1,7 @@
 /**
  * Everything between a signal and the HTTP requests for one target: topic filter → authorization →
- * Ditto envelope → payload mappers → headerMapping → address. Available as an RxJS operator
- * ({@link createTargetPipeline}) and as a plain function for the engine's hot path
- * ({@link createTargetProcessor}); both run the same compiled stages.
+ * Ditto envelope → payload mappers → headerMapping → address, as composed RxJS operators over a
+ * target compiled once ({@link compileTarget}).
  */
 import { map, pipe, type OperatorFunction } from 'rxjs';
 import type { ConnectionConfig } from '../config/types.ts';
@@ -10,16 +9,16 @@ import type { ExtraFieldsLookup } from '../engine/types.ts';
 import { compileTemplate, type CompiledTemplate } from '../placeholders/compile-template.ts';
 import type { Signal } from '../protocol/signal.ts';
 import type { Clock } from '../shared/clock.ts';
-import { applyHeaderMapping, compileHeaderMapping, placeholderContextOf, resolveHeaders, type CompiledHeader } from './apply-header-mapping.ts';
-import { applyPayloadMapping, createTargetMappers, mapPayload, type NamedMapper } from './apply-payload-mapping.ts';
-import { authorize, isAuthorized, type TargetAuthorization } from './authorize.ts';
-import { filterByTopic, matchTopic } from './filter-by-topic.ts';
+import { applyHeaderMapping, compileHeaderMapping, placeholderContextOf, type CompiledHeader } from './apply-header-mapping.ts';
+import { applyPayloadMapping, createTargetMappers, type NamedMapper } from './apply-payload-mapping.ts';
+import { authorize, type TargetAuthorization } from './authorize.ts';
+import { filterByTopic } from './filter-by-topic.ts';
 import type { OutboundMessage } from './outbound-message.ts';
 import type { MapperRegistry } from './payload-mapper.ts';
-import { compileAddress, resolveAddress, resolvePathAndQuery, type AddressedSignal, type CompiledAddress } from './resolve-address.ts';
+import { compileAddress, resolveAddress, type AddressedSignal, type CompiledAddress } from './resolve-address.ts';
 import { parseTopicSubscription, type TopicSubscription } from './target-topics.ts';
 import type { OutcomeListener } from './target-work.ts';
-import { envelopeStep, mapToDittoProtocol } from './to-ditto-protocol.ts';
+import { mapToDittoProtocol } from './to-ditto-protocol.ts';
 
 export interface TargetPipelineOptions {
   readonly connection: ConnectionConfig;
@@ -83,51 +82,8 @@ function toOutbound(target: CompiledTarget, item: AddressedSignal, now: number):
   };
 }
 
-/** The plain-function form: `buildOutbound(signal)` returns the requests for this target (maybe none). */
-export interface TargetProcessor {
-  readonly target: CompiledTarget;
-  buildOutbound(signal: Signal): OutboundMessage[];
-}
-
 /**
- * Compiles a target and returns its hot-path function.
- * @example
- * const { buildOutbound } = createTargetProcessor({ connection, targetIndex: 0, clock: systemClock, onOutcome });
- * for (const message of buildOutbound(signal)) publisher.enqueue(message);
- */
-export function createTargetProcessor(options: TargetPipelineOptions): TargetProcessor {
-  const target = compileTarget(options.connection, options.targetIndex, options.mappers);
-  const { clock, onOutcome = () => {} } = options;
-  const { targetIndex } = target;
-  const matchOptions = { clock, ...(options.extraFields ? { extraFields: options.extraFields } : {}) };
-  return {
-    target,
-    buildOutbound(signal) {
-      const routed = matchTopic(target.subscriptions, signal, matchOptions);
-      if (routed === undefined) { onOutcome({ targetIndex, outcome: 'filtered', signal }); return []; }
-      if (!isAuthorized(signal, target.authorization)) { onOutcome({ targetIndex, outcome: 'unauthorized', signal }); return []; }
-      const mapped = mapPayload(target.mappers, envelopeStep(routed, clock));
-      if (!mapped.ok) { onOutcome({ targetIndex, outcome: 'dropped', reason: mapped.reason, signal }); return []; }
-      onOutcome({ targetIndex, outcome: 'mapped', signal });
-      const now = clock.now();
-      const out: OutboundMessage[] = [];
-      for (const item of mapped.items) {
-        const ctx = placeholderContextOf(item, target.connectionId, now);
-        const headers = resolveHeaders(target.headers, item, ctx);
-        const pathAndQuery = resolvePathAndQuery(target.address, ctx, headers);
-        if (pathAndQuery === undefined) {
-          onOutcome({ targetIndex, outcome: 'dropped', reason: `address '${target.address.source}' could not be resolved`, signal });
-          continue;
-        }
-        out.push(toOutbound(target, { ...item, ...headers, pathAndQuery }, now));
-      }
-      return out;
-    },
-  };
-}
-
-/**
- * The same stages as composed RxJS operators.
+ * The target's stages as composed RxJS operators.
  * @example signals$.pipe(createTargetPipeline({ connection, targetIndex: 0, clock, onOutcome })).subscribe(publish)
  */
 export function createTargetPipeline(options: TargetPipelineOptions): OperatorFunction<Signal, OutboundMessage> {
