@@ -144,10 +144,13 @@ export class PublishError extends TwinlinkError {
   readonly statusCode?: number;
   /** Short, bounded reason (`timeout`, `ECONNREFUSED`, `ECONNRESET`, `status 503`, …), usable as a metric label. */
   readonly reason?: string;
-  constructor(message: string, details: { statusCode?: number; reason?: string; cause?: unknown } = {}) {
+  /** False when no retry can help (a blocked host, a header the client refuses); default true. */
+  readonly retryable: boolean;
+  constructor(message: string, details: { statusCode?: number; reason?: string; retryable?: boolean; cause?: unknown } = {}) {
     super(ErrorCode.PUBLISH_FAILED, message, { cause: details.cause });
     this.statusCode = details.statusCode;
     this.reason = details.reason;
+    this.retryable = details.retryable ?? true;
   }
 }
 

@@ -80,8 +80,15 @@ describe('got transport', () => {
     const error = await rejection(transport.request({ method: 'POST', url: `${hook.url}/x`, headers: {}, body: '{}', timeout: 5000 }));
     expect(error.code).to.equal(ErrorCode.PUBLISH_FAILED);
     expect(error.reason).to.equal('ECONNREFUSED');
+    expect(error.retryable).to.equal(true);
     expect(error.cause).to.be.instanceOf(Error);
     expect(Object.keys(error)).not.to.include('cause');
+  });
+
+  it('marks a header value the HTTP client refuses as not retryable', async () => {
+    const error = await rejection(transport.request({ method: 'POST', url: hook.url, headers: { 'x-bad': 'caf\u00e9\u20ac' }, body: '{}', timeout: 5000 }));
+    expect(error.reason).to.equal('ERR_INVALID_CHAR');
+    expect(error.retryable).to.equal(false);
   });
 
   it('rejects a reset connection with reason ECONNRESET', async () => {

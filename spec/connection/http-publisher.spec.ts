@@ -220,7 +220,7 @@ describe('http publisher', () => {
       transport: {
         request: async () => {
           attempts += 1;
-          throw new PublishError('POST http://blocked.example/ failed: ERR_HOST_BLOCKED', { reason: 'ERR_HOST_BLOCKED' });
+          throw new PublishError('POST http://blocked.example/ failed: ERR_HOST_BLOCKED', { reason: 'ERR_HOST_BLOCKED', retryable: false });
         },
         close: () => undefined,
       },

@@ -133,8 +133,15 @@ export function toPublishError(error: Error, request: Pick<TransportRequest, 'me
   const what = reason === 'timeout' ? `no response within ${request.timeout}ms` : reason;
   // The URL may carry credentials in its query; show only origin and path.
   // got's error holds the request headers (Authorization): keep a sanitized copy as cause.
-  return new PublishError(`${request.method} ${safeUrl(request.url)} failed: ${what}`, { reason, cause: safeCause(error) });
+  return new PublishError(`${request.method} ${safeUrl(request.url)} failed: ${what}`, {
+    reason,
+    retryable: !PERMANENT_CODES.has(reason),
+    cause: safeCause(error),
+  });
 }
+
+/** Failures no retry can fix: the host stays blocked, the header or URL stays invalid. */
+const PERMANENT_CODES: ReadonlySet<string> = new Set(['ERR_HOST_BLOCKED', 'ERR_INVALID_CHAR', 'ERR_INVALID_HEADER_VALUE', 'ERR_INVALID_URL']);
 
 function safeUrl(url: string): string {
   try {

@@ -137,9 +137,6 @@ interface Terminal {
 
 const SHUTDOWN = 'shutdown';
 
-/** Transport failure reasons that no retry can fix. */
-const PERMANENT_REASONS: ReadonlySet<string> = new Set(['ERR_HOST_BLOCKED', 'ERR_INVALID_CHAR', 'ERR_INVALID_HEADER_VALUE', 'ERR_INVALID_URL']);
-
 /**
  * Creates the publisher of one connection.
  *
@@ -302,8 +299,8 @@ export function createHttpPublisher(options: HttpPublisherOptions): HttpPublishe
       } catch (error) {
         if (shutdown.signal.aborted) return { outcome: 'dropped', reason: SHUTDOWN, durationMs: clock.now() - started };
         reason = error instanceof PublishError && error.reason !== undefined ? error.reason : 'network';
-        // Retrying cannot change these: the host stays blocked, the header stays invalid.
-        if (PERMANENT_REASONS.has(reason)) return { outcome: 'failed', reason, durationMs: clock.now() - started, countsForCircuit: true };
+        // The transport knows when retrying cannot help (a blocked host, an invalid header).
+        if (error instanceof PublishError && !error.retryable) return { outcome: 'failed', reason, durationMs: clock.now() - started, countsForCircuit: true };
       }
       const durationMs = clock.now() - started;
       let retryAfterMs: number | undefined;
